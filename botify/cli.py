@@ -1,0 +1,45 @@
+"""The ``botify`` command: subcommands are contributed by the modules that own them."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from botify.errors import BotifyError
+
+# Each module defines ``register(subparsers)``, adding its subcommands with ``set_defaults(func=...)``.
+COMMAND_MODULES = (
+    "botify.service.cli",
+    "botify.store.cli",
+    "botify.training.cli",
+    "botify.analysis.cli",
+    "botify.tuning",
+    "botify.experiment",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="botify", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``botify`` console script: user errors print a message, not a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BotifyError as exc:
+        print(f"botify {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"botify {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Configuration: defaults, then ``config.json``, then ``BOTIFY_*`` environment variables.
+
+The same layering serves the Flask app (``create_app``) and every CLI command, so a key set once
+(in the file or the environment) means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Config
+
+from botify.errors import ConfigError
+
+DEFAULTS: dict[str, Any] = {
+    # Redis: REDIS_URL (or BOTIFY_REDIS_URL) when set, otherwise `botify serve` starts its own.
+    "REDIS_URL": None,
+    # The tracks catalog (JSONL: track, artist, title, extra fields) loaded at startup, if set.
+    "TRACKS_CATALOG": None,
+    # Recommendation artifacts loaded at startup: NAME -> JSONL file (missing files are skipped).
+    "ARTIFACTS": {},
+    # The event log: rotating JSON-lines files.
+    "DATA_LOG_FILE": "log/data.jsonl",
+    "DATA_LOG_MAX_BYTES": 100 * 1024 * 1024,
+    "DATA_LOG_BACKUP_COUNT": 50,
+    # Seconds a user's session state (heard, recommended, likes) lives in Redis after the last request.
+    "SESSION_TTL": 3600,
+    # Recommender instances: NAME -> {"type": ..., parameters...}.
+    "RECOMMENDERS": {"random": {"type": "random"}, "sticky_artist": {"type": "sticky_artist"}},
+    # Active experiments: NAME -> recommender names, one per treatment (treatment 0 is the control C).
+    "EXPERIMENTS": {"STICKY_ARTIST": ["random", "sticky_artist"]},
+    # The experiment whose assignment picks the recommender that serves a request.
+    "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
+}
+
+
+def config_path() -> Path | None:
+    """The config file in effect: ``$BOTIFY_CONFIG``, else ``./config.json`` when it exists."""
+    explicit = os.environ.get("BOTIFY_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("config.json")
+    return local if local.exists() else None
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Build the configuration by layers.
+
+    Args:
+        path: a JSON config file; defaults to :func:`config_path`.
+        overrides: values applied last (tests, command-line flags).
+
+    Returns:
+        A ``flask.Config`` (a dict) with every key of :data:`DEFAULTS`.
+
+    Raises:
+        ConfigError: the file is missing or not valid JSON.
+    """
+    config = Config(os.getcwd())
+    config.from_mapping(DEFAULTS)
+    file = Path(path) if path is not None else config_path()
+    if file is not None:
+        try:
+            config.from_file(str(file.resolve()), load=_load_json)
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {file}") from exc
+        except ValueError as exc:
+            raise ConfigError(f"config file {file} is not valid JSON: {exc}") from exc
+    config.from_prefixed_env("BOTIFY")
+    if os.environ.get("REDIS_URL") and not os.environ.get("BOTIFY_REDIS_URL"):
+        config["REDIS_URL"] = os.environ["REDIS_URL"]
+    if overrides:
+        config.update(overrides)
+    return config
+
+
+def _load_json(handle) -> dict[str, Any]:
+    import json
+
+    data = json.load(handle)
+    if not isinstance(data, dict):
+        raise ValueError("the top level must be an object")
+    return data

@@ -1,0 +1,61 @@
+"""One Redis connection pool per process, with health checks, timeouts and a bounded retry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from botify.errors import StoreUnavailable
+from botify.store.redis_server import advertised_url
+
+# Short timeouts: when Redis is down a request must fail in well under a second, not hang.
+SOCKET_TIMEOUT = 0.5
+CONNECT_TIMEOUT = 0.2
+HEALTH_CHECK_INTERVAL = 10
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def resolve_redis_url(config: Mapping[str, Any] | None = None) -> str:
+    """The Redis to use: the configured ``REDIS_URL``, else the one a running ``botify serve`` advertises.
+
+    Raises:
+        StoreUnavailable: neither is available.
+    """
+    url = (config or {}).get("REDIS_URL")
+    if not url:
+        import os
+
+        url = os.environ.get("REDIS_URL") or advertised_url()
+    if not url:
+        raise StoreUnavailable(
+            "no Redis to talk to: start `botify serve` (it runs its own Redis) or set REDIS_URL"
+        )
+    return str(url)
+
+
+def connect(url: str) -> redis.Redis:
+    """The process-wide client for ``url`` (created on first use).
+
+    Args:
+        url: a ``redis://`` URL.
+
+    Returns:
+        A ``redis.Redis`` over a shared pool; responses are bytes (values are JSON, decode as needed).
+    """
+    client = _clients.get(url)
+    if client is None:
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            health_check_interval=HEALTH_CHECK_INTERVAL,
+            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=2),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        )
+        _clients[url] = client
+    return client

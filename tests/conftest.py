@@ -1,0 +1,22 @@
+"""Fixtures shared by every test package: a real, private Redis for the whole session."""
+
+from __future__ import annotations
+
+import pytest
+
+from botify.store import EmbeddedRedis, connect
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A private ``redis-server`` on a free port, stopped after the session."""
+    with EmbeddedRedis() as server:
+        yield server
+
+
+@pytest.fixture()
+def redis_client(redis_server):
+    """A client of the session's Redis, flushed before each test."""
+    client = connect(redis_server.url)
+    client.flushdb()
+    return client
