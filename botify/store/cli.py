@@ -1,0 +1,87 @@
+"""``botify load ...``: put data into the Redis the service reads.
+
+The ``load`` group is shared: this module adds ``load catalog FILE``; other modules add their own
+subcommands (``load recs NAME FILE``) through :func:`load_subparsers`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from botify.config import load_config
+
+_LOAD_SUBPARSERS: argparse._SubParsersAction | None = None
+
+
+def load_subparsers(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The subparsers of the ``load`` command, created on first call.
+
+    Args:
+        subparsers: the top-level ``botify`` subparsers.
+
+    Returns:
+        The ``load`` group's subparsers; add a subcommand with ``add_parser(...)`` and
+        ``set_defaults(func=handler)``.
+    """
+    global _LOAD_SUBPARSERS
+    if _LOAD_SUBPARSERS is None or subparsers._name_parser_map.get("load") is None:
+        load = subparsers.add_parser(
+            "load",
+            help="load data (catalog, recommendations) into Redis",
+            description="Load data into the Redis of the service (REDIS_URL, or the one a running "
+            "`botify serve` started).",
+        )
+        _LOAD_SUBPARSERS = load.add_subparsers(dest="what", required=True, metavar="WHAT")
+    return _LOAD_SUBPARSERS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``load catalog FILE``."""
+    catalog = load_subparsers(subparsers).add_parser(
+        "catalog",
+        help="load a tracks JSONL file as the catalog",
+        description="Load a tracks JSONL file (track, artist, title, extra fields) as a new "
+        "catalog version and switch to it. Loading the same file again changes nothing.",
+    )
+    catalog.add_argument("file", help="the tracks JSONL file")
+    catalog.set_defaults(func=run_load_catalog)
+
+
+def cli_client():
+    """The Redis client for a CLI command, checked with a PING.
+
+    Raises:
+        StoreUnavailable: no Redis configured or advertised, or it does not answer.
+    """
+    import redis
+
+    from botify.errors import StoreUnavailable
+    from botify.store.connection import connect, resolve_redis_url
+
+    url = resolve_redis_url(load_config())
+    client = connect(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"Redis at {url} does not answer: {exc}") from None
+    return client
+
+
+def run_load_catalog(args: argparse.Namespace) -> int:
+    """Handler of ``botify load catalog FILE``."""
+    import redis
+
+    from botify.errors import StoreUnavailable
+    from botify.store.catalog import load_catalog
+
+    client = cli_client()
+    try:
+        result = load_catalog(client, args.file)
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"Redis failed during the load: {exc}") from None
+    state = "loaded" if result.changed else "unchanged, already current"
+    print(
+        f"catalog {args.file}: {result.tracks} tracks, {result.artists} artists, "
+        f"version {result.version} ({state}) in {result.seconds:.2f} s"
+    )
+    return 0
