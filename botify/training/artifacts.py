@@ -1,0 +1,127 @@
+"""What the models produce, and its JSONL artifacts in the frozen formats, written atomically.
+
+Formats (loaded by ``botify load recs NAME FILE``):
+
+- ranking: ``{"track": int, "score": float}`` per line, in descending score order;
+- per-track: ``{"track": int, "recommendations": [int, ...], "weights": [float, ...]}`` (weights
+  optional);
+- per-user: ``{"user": int, "tracks": [int, ...]}`` in relevance order.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import orjson
+
+from botify.errors import DataError
+
+PER_TRACK = "track"
+PER_USER = "user"
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Tracks in descending score order."""
+
+    tracks: np.ndarray
+    scores: np.ndarray
+
+    def records(self) -> Iterator[dict]:
+        """The artifact's lines."""
+        for track, score in zip(self.tracks.tolist(), self.scores.tolist(), strict=True):
+            yield {"track": track, "score": score}
+
+
+@dataclass(frozen=True)
+class RecommendationLists:
+    """An ordered list of tracks per key: a track (item-to-item models) or a user (per-user ones).
+
+    Attributes:
+        kind: ``"track"`` or ``"user"``: what the keys are.
+        keys: the key ids.
+        items: for each key, the recommended track ids, best first.
+        weights: for each key, one weight per recommendation (such as a predicted time), or None.
+    """
+
+    kind: str
+    keys: np.ndarray
+    items: list[np.ndarray]
+    weights: list[np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in (PER_TRACK, PER_USER):
+            raise ValueError(f"kind must be {PER_TRACK!r} or {PER_USER!r}, got {self.kind!r}")
+        if len(self.keys) != len(self.items):
+            raise ValueError("one list of items per key")
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def as_dict(self) -> dict[int, np.ndarray]:
+        """Key id to its list."""
+        return dict(zip(self.keys.tolist(), self.items, strict=True))
+
+    def records(self) -> Iterator[dict]:
+        """The artifact's lines."""
+        for i, key in enumerate(self.keys.tolist()):
+            items = self.items[i].tolist()
+            if self.kind == PER_USER:
+                yield {"user": key, "tracks": items}
+            elif self.weights is None:
+                yield {"track": key, "recommendations": items}
+            else:
+                weights = [round(w, 6) for w in self.weights[i].tolist()]
+                yield {"track": key, "recommendations": items, "weights": weights}
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> Path:
+    """Write JSON lines to a temporary file beside ``path``, then rename it into place.
+
+    A reader never sees a half-written file, and a failure leaves any previous file untouched.
+
+    Returns:
+        The path written.
+
+    Raises:
+        DataError: the directory cannot be created or written.
+    """
+
+    def write(handle: BinaryIO) -> None:
+        for record in records:
+            handle.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY))
+            handle.write(b"\n")
+
+    return _atomic_write(Path(path), write)
+
+
+def write_json(path: str | os.PathLike, value: object) -> Path:
+    """Write one JSON document atomically (see :func:`write_jsonl`)."""
+
+    def write(handle: BinaryIO) -> None:
+        handle.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+        handle.write(b"\n")
+
+    return _atomic_write(Path(path), write)
+
+
+def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise DataError(f"{path.parent}: cannot write there ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

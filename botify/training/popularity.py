@@ -1,0 +1,41 @@
+"""Popularity: total listened time per track (the ``top_tracks`` ranking behind TopPop)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from botify.events import TIME, TRACK
+from botify.training.artifacts import PER_TRACK, PER_USER, Ranking, RecommendationLists
+
+
+class TopTracks:
+    """Tracks ranked by the total time listened to them, ties broken by ascending id."""
+
+    def __init__(self) -> None:
+        self.ranking: Ranking | None = None
+
+    def fit(self, events: pd.DataFrame) -> TopTracks:
+        """Sum ``time`` per track over the events (any frame with ``track, time``)."""
+        totals = events.groupby(TRACK)[TIME].sum()
+        tracks = totals.index.to_numpy(dtype=np.int64)
+        scores = totals.to_numpy(dtype=np.float64)
+        order = np.lexsort((tracks, -scores))
+        self.ranking = Ranking(tracks=tracks[order], scores=scores[order])
+        return self
+
+    def _fitted(self) -> Ranking:
+        if self.ranking is None:
+            raise RuntimeError("call fit() first")
+        return self.ranking
+
+    def top(self, k: int) -> np.ndarray:
+        """The ``k`` most popular track ids, most popular first."""
+        return self._fitted().tracks[:k]
+
+    def as_lists(self, keys: np.ndarray, k: int, kind: str = PER_USER) -> RecommendationLists:
+        """The same top-``k`` list for every key: the ``top_pop`` baseline of the evaluation."""
+        if kind not in (PER_TRACK, PER_USER):
+            raise ValueError(f"unknown kind {kind!r}")
+        top = self.top(k)
+        return RecommendationLists(kind=kind, keys=np.asarray(keys), items=[top] * len(keys))
