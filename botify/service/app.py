@@ -1,0 +1,170 @@
+"""The Flask application factory and the per-process service it serves from.
+
+``create_app(config=None)`` layers the configuration (defaults, ``config.json``, ``BOTIFY_*``
+environment variables, then ``config``), and binds one :class:`BotifyService` to the app: the Redis
+client, the catalog, the experiments, the recommenders and the event log of this process. Nothing
+touches Redis until the first request (gunicorn builds one app per worker, after the fork).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+from flask import Flask, Response, make_response
+from flask_restful import Api
+
+from botify.config import load_config
+from botify.events import (
+    EXPERIMENTS,
+    LATENCY,
+    MESSAGE,
+    RECOMMENDATION,
+    RECOMMENDER,
+    TIME,
+    TIMESTAMP,
+    TRACK,
+    USER,
+)
+from botify.experiments import Experiments
+from botify.recommenders.base import RecommenderContext
+from botify.recommenders.registry import build_recommenders
+from botify.service.event_log import EventLog
+from botify.service.resources import Health, Hello, LastTrack, NextTrack, Track
+from botify.service.schema import PlayReport
+from botify.store.catalog import RedisCatalog
+from botify.store.connection import connect, resolve_redis_url
+
+try:  # per-user session state arrives with the recommenders that use it
+    from botify.store.sessions import end_session as _end_session
+except ImportError:  # pragma: no cover - only before botify.store.sessions exists
+    _end_session = None
+
+log = logging.getLogger("botify.service")
+
+# Request bodies are two numbers; anything much larger is refused (413) before it is read.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BotifyService:
+    """What one process serves from.
+
+    Args:
+        config: the service configuration (see ``botify.config.DEFAULTS``).
+
+    Raises:
+        StoreUnavailable: no ``REDIS_URL`` configured and no ``botify serve`` advertises one.
+        ConfigError: ``RECOMMENDERS`` or ``EXPERIMENTS`` is malformed.
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+        self.redis = connect(resolve_redis_url(config))
+        self.catalog = RedisCatalog(self.redis)
+        self.experiments = Experiments.from_config(config)
+        self.rng = np.random.default_rng()
+        self.context = RecommenderContext(self.redis, self.catalog, config, self.rng)
+        self.recommenders = build_recommenders(config, self.context)
+        self.event_log = EventLog(
+            config["DATA_LOG_FILE"],
+            max_bytes=config.get("DATA_LOG_MAX_BYTES", 0),
+            backup_count=config.get("DATA_LOG_BACKUP_COUNT", 0),
+        )
+        atexit.register(self.close)
+
+    def recommend(self, name: str, user: int, track: int, time_: float) -> int:
+        """The recommendation of recommender ``name``; a random track if it fails.
+
+        A recommender that raises, or answers something that is not a track of the catalog, must
+        not fail the request: the user gets a random track and the server log a warning.
+        """
+        try:
+            answer = self.recommenders[name].recommend_next(user, track, time_)
+            if self.catalog.contains(answer):
+                return int(answer)
+            log.warning("recommender %s answered %r, not a catalog track: random", name, answer)
+        except Exception:
+            log.warning("recommender %s failed; random track instead", name, exc_info=True)
+        return self.catalog.random_track(self.rng)
+
+    def end_session(self, user: int) -> None:
+        """Forget the user's session state (``/last``)."""
+        if _end_session is not None:
+            _end_session(self.redis, user)
+
+    def log_event(
+        self,
+        message: str,
+        user: int,
+        report: PlayReport,
+        latency: float,
+        recommendation: int | None,
+        experiments: dict[str, str],
+        recommender: str,
+    ) -> None:
+        """Queue one event of the log (SPEC section 4 plus ``recommender``)."""
+        self.event_log.write(
+            {
+                MESSAGE: message,
+                TIMESTAMP: time.time_ns() // 1_000_000,
+                USER: user,
+                TRACK: report.track,
+                TIME: report.time,
+                LATENCY: latency,
+                RECOMMENDATION: recommendation,
+                EXPERIMENTS: experiments,
+                RECOMMENDER: recommender,
+            }
+        )
+
+    def close(self) -> None:
+        """Flush and close the event log (idempotent)."""
+        self.event_log.close()
+
+
+def _output_json(data: Any, code: int, headers: Mapping[str, str] | None = None) -> Response:
+    response = make_response(orjson.dumps(data), code)
+    response.headers.extend(headers or {})
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the botify Flask app.
+
+    Args:
+        config: values applied over defaults, ``config.json`` and ``BOTIFY_*`` variables.
+
+    Returns:
+        The app; its service is ``app.extensions["botify"]`` (call ``close()`` on it to flush the
+        event log when done).
+
+    Raises:
+        StoreUnavailable, ConfigError: see :class:`BotifyService`.
+    """
+    app = Flask("botify")
+    app.config.update(load_config(overrides=config))
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    init_app(app)
+    return app
+
+
+def init_app(app: Flask) -> BotifyService:
+    """Bind a :class:`BotifyService` and the API's resources to ``app``."""
+    service = BotifyService(app.config)
+    app.extensions["botify"] = service
+    api = Api(app, catch_all_404s=True)
+    api.representations["application/json"] = _output_json
+    kwargs = {"resource_class_kwargs": {"service": service}}
+    api.add_resource(Hello, "/", **kwargs)
+    api.add_resource(Health, "/health", **kwargs)
+    api.add_resource(Track, "/track/<track>", **kwargs)
+    api.add_resource(NextTrack, "/next/<user>", **kwargs)
+    api.add_resource(LastTrack, "/last/<user>", **kwargs)
+    return service

@@ -1,0 +1,77 @@
+"""The registry, and the Random and StickyArtist recommenders on a known catalog."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from botify.errors import ConfigError
+from botify.recommenders.base import RecommenderContext
+from botify.recommenders.random import Random
+from botify.recommenders.registry import build_recommenders
+from botify.recommenders.sticky_artist import StickyArtist
+from botify.store.catalog import RedisCatalog, load_records
+
+RECORDS = [{"track": t, "artist": a, "title": str(t)} for t, a in
+           [(1, "A"), (2, "A"), (3, "A"), (4, "A"), (10, "B"), (20, "C"), (21, "C")]]
+
+
+@pytest.fixture()
+def context(redis_client):
+    load_records(redis_client, RECORDS)
+    catalog = RedisCatalog(redis_client)
+    catalog.sync()
+    return RecommenderContext(redis_client, catalog, {}, np.random.default_rng(0))
+
+
+def test_random_is_uniform_over_the_catalog(context):
+    rec = Random(context)
+    draws = [rec.recommend_next(0, 1, 1.0) for _ in range(14_000)]
+    values, counts = np.unique(draws, return_counts=True)
+    assert list(values) == [1, 2, 3, 4, 10, 20, 21]
+    assert stats.chisquare(counts).pvalue > 1e-4
+
+
+def test_sticky_artist_is_uniform_over_the_other_tracks(context):
+    rec = StickyArtist(context)
+    for prev, others in [(1, [2, 3, 4]), (3, [1, 2, 4]), (4, [1, 2, 3]), (20, [21])]:
+        draws = [rec.recommend_next(0, prev, 0.5) for _ in range(3_000)]
+        values, counts = np.unique(draws, return_counts=True)
+        assert list(values) == others
+        if len(others) > 1:
+            assert stats.chisquare(counts).pvalue > 1e-4
+
+
+def test_sticky_artist_single_track_artist_and_unknown_track(context):
+    rec = StickyArtist(context)
+    assert rec.recommend_next(0, 10, 0.5) == 10
+    assert {rec.recommend_next(0, 999, 0.5) for _ in range(200)} == {1, 2, 3, 4, 10, 20, 21}
+
+
+def test_build_with_named_fallback(context):
+    config = {"RECOMMENDERS": {
+        "sticky": {"type": "sticky_artist", "fallback": "rnd"},
+        "rnd": {"type": "random"},
+    }}
+    built = build_recommenders(config, context)
+    assert isinstance(built["sticky"], StickyArtist) and isinstance(built["rnd"], Random)
+    assert built["sticky"]._fallback is built["rnd"]
+    assert context.recommenders["rnd"] is built["rnd"]
+
+
+@pytest.mark.parametrize(
+    ("recommenders", "message"),
+    [
+        ({"x": {"type": "nope"}}, "unknown type 'nope'"),
+        ({"x": {"kind": "random"}}, "must be an object"),
+        ({"x": "random"}, "must be an object"),
+        ({"x": {"type": "random", "k": 3}}, "bad parameters"),
+        ({"x": {"type": "sticky_artist", "fallback": "y"}}, "'y' is not configured"),
+        ({"x": {"type": "sticky_artist", "fallback": "y"},
+          "y": {"type": "sticky_artist", "fallback": "x"}}, "cycle: x -> y -> x"),
+        ({}, "at least one"),
+    ],
+    ids=["unknown-type", "no-type", "not-object", "bad-param", "bad-fallback", "cycle", "empty"],
+)
+def test_bad_config(context, recommenders, message):
+    with pytest.raises(ConfigError, match=message):
+        build_recommenders({"RECOMMENDERS": recommenders}, context)
