@@ -12,13 +12,25 @@ from typing import Any
 
 from botify.errors import ConfigError
 from botify.recommenders.base import Recommender, RecommenderContext
+from botify.recommenders.contextual import Contextual
+from botify.recommenders.favorites import Favorites
+from botify.recommenders.hybrid import Hybrid
+from botify.recommenders.i2i import I2I
+from botify.recommenders.indexed import Indexed
 from botify.recommenders.random import Random
 from botify.recommenders.sticky_artist import StickyArtist
+from botify.recommenders.top_pop import TopPop
 
 # TYPE -> class. Adding a recommender is one line here.
 RECOMMENDER_TYPES: dict[str, type] = {
     "random": Random,
     "sticky_artist": StickyArtist,
+    "top_pop": TopPop,
+    "indexed": Indexed,
+    "contextual": Contextual,
+    "i2i": I2I,
+    "favorites": Favorites,
+    "hybrid": Hybrid,
 }
 
 

@@ -19,16 +19,35 @@ RANDOM_TRIES = 32
 class Params:
     """A recommender's config entry, read with types checked (errors name the recommender)."""
 
-    def __init__(self, name: str, params: Mapping[str, Any]) -> None:
-        self.name = name
+    def __init__(self, kind: str, params: Mapping[str, Any]) -> None:
+        self.kind = kind
         self.params = dict(params)
+        self._read: set[str] = set()
 
     def _fail(self, key: str, why: str) -> ConfigError:
-        return ConfigError(f"recommender {self.name!r}: parameter {key!r} {why}")
+        return ConfigError(f"a {self.kind!r} recommender: parameter {key!r} {why}")
+
+    def get(self, key: str, default: Any) -> Any:
+        """The raw value of ``key`` (``default`` when absent)."""
+        self._read.add(key)
+        return self.params.get(key, default)
+
+    def check_unknown(self) -> None:
+        """Fail on parameters that were never read (a typo would otherwise be silently ignored).
+
+        Raises:
+            ConfigError: naming the unknown parameters.
+        """
+        unknown = sorted(set(self.params) - self._read)
+        if unknown:
+            raise ConfigError(
+                f"a {self.kind!r} recommender: unknown parameters {unknown} "
+                f"(known: {sorted(self._read)})"
+            )
 
     def text(self, key: str, default: str | None = None) -> str | None:
         """A string parameter (``None`` when absent and no default)."""
-        value = self.params.get(key, default)
+        value = self.get(key, default)
         if value is not None and not isinstance(value, str):
             raise self._fail(key, f"must be a string, got {value!r}")
         return value
@@ -37,7 +56,7 @@ class Params:
         self, key: str, default: float, low: float | None = None, high: float | None = None
     ) -> float:
         """A number parameter, checked against ``[low, high]``."""
-        value = self.params.get(key, default)
+        value = self.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._fail(key, f"must be a number, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
@@ -46,14 +65,14 @@ class Params:
 
     def integer(self, key: str, default: int, low: int = 1) -> int:
         """An integer parameter, at least ``low``."""
-        value = self.params.get(key, default)
+        value = self.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise self._fail(key, f"must be an integer >= {low}, got {value!r}")
         return value
 
     def choice(self, key: str, default: str, options: Collection[str]) -> str:
         """A string parameter among ``options``."""
-        value = self.params.get(key, default)
+        value = self.get(key, default)
         if value not in options:
             raise self._fail(key, f"must be one of {sorted(options)}, got {value!r}")
         return value
@@ -89,13 +108,11 @@ def fallback(context: RecommenderContext, params: Params, key: str = "fallback")
     name = params.text(key)
     if name is None:
         return RandomTrack(context.catalog, context.rng)
-    if name == params.name:
-        raise ConfigError(f"recommender {params.name!r}: {key!r} cannot be itself")
     try:
         return context.recommenders[name]
     except KeyError:
         raise ConfigError(
-            f"recommender {params.name!r}: {key} {name!r} is not a configured recommender"
+            f"a {params.kind!r} recommender: {key} {name!r} is not a configured recommender"
         ) from None
 
 

@@ -1,0 +1,152 @@
+"""Hybrid (seed 004): a post-processed contextual ranker that hands over to a per-user model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from botify.recommenders.base import RecommenderContext
+from botify.recommenders.support import (
+    Params,
+    RandomTrack,
+    artifact_reader,
+    fallback,
+    first_new,
+    last_resort,
+    random_new,
+    session_store,
+)
+from botify.store.artifacts import Entry, Ranking
+from botify.store.batch import Batch
+
+CONTEXTUAL = "contextual"
+PER_USER = "user"
+# The session state field remembering which part answered last.
+STATE_FIELD = "hybrid_last"
+
+
+class Hybrid:
+    """Seed 004's recommender.
+
+    Config: ``{"type": "hybrid", "per_track": "ranker", "per_user": "multidae",
+    "ranking": "top_tracks", "drop_below": 0.5, "backfill_to": 30, "temperature": 1.0,
+    "switch_below": 0.7, "fallback": NAME}``.
+
+    - The contextual part takes the previous track's list in ``per_track`` with its weights (the
+      predicted listened time), drops the candidates predicted below ``drop_below`` and the tracks
+      heard in this session, backfills up to ``backfill_to`` candidates with the most popular tracks
+      of the previous track's artist, then the globally most popular ones (weighted a third of the
+      lowest kept weight, as in the seed), and samples one by softmax of weight / ``temperature``.
+      A list without weights keeps all its candidates, equally weighted.
+    - The per-user part answers the first track of the user's ``per_user`` list not heard.
+    - Switching: the per-user part serves when the previous answer came from the contextual part
+      and was listened to less than ``switch_below``, and keeps serving while its answers are
+      listened to at least that much; otherwise the contextual part serves. When the part chosen
+      has nothing, the other one answers, then a random popular track, then the fallback.
+    - What the user heard in this session is never recommended again (while the catalog has others).
+    """
+
+    def __init__(self, context: RecommenderContext, **params: Any) -> None:
+        p = Params("hybrid", params)
+        self.per_track = p.text("per_track", "ranker")
+        self.per_user = p.text("per_user", "multidae")
+        self.ranking = p.text("ranking", "top_tracks")
+        self.drop_below = p.number("drop_below", 0.5)
+        self.backfill_to = p.integer("backfill_to", 30, low=0)
+        self.temperature = p.number("temperature", 1.0, low=1e-6)
+        self.switch_below = p.number("switch_below", 0.7, 0.0, 1.0)
+        self.catalog = context.catalog
+        self.rng = context.rng
+        self.redis = context.redis
+        self.reader = artifact_reader(context)
+        self.sessions = session_store(context)
+        self.random = RandomTrack(context.catalog, context.rng)
+        self.fallback = fallback(context, p)
+        p.check_unknown()
+
+    def use_per_user(self, last: str | None, prev_time: float) -> bool:
+        """Whether the per-user part serves, given which part answered last and how it went."""
+        if last == CONTEXTUAL:
+            return prev_time < self.switch_below
+        if last == PER_USER:
+            return prev_time >= self.switch_below
+        return False
+
+    def candidates(
+        self, prev_track: int, entry: Entry | None, ranking: Ranking | None, heard: set[int]
+    ) -> tuple[list[int], list[float]]:
+        """The contextual part's candidates and weights after dropping and backfilling."""
+        tracks: list[int] = []
+        weights: list[float] = []
+        if entry is not None:
+            given = entry.weights if entry.weights is not None else (1.0,) * len(entry.tracks)
+            for track, weight in zip(entry.tracks, given, strict=True):
+                if entry.weights is not None and weight < self.drop_below:
+                    continue
+                if track in heard or track in tracks or not self.catalog.contains(track):
+                    continue
+                tracks.append(track)
+                weights.append(weight)
+        if len(tracks) >= self.backfill_to or ranking is None:
+            return tracks, weights
+        backfill_weight = min(weights) / 3 if weights else 0.0
+        chosen = set(tracks)
+        wanted = self.backfill_to - len(tracks)
+        artist = ranking.by_score(self.catalog.artist_tracks(prev_track))
+        # Enough of the global head to fill up even when much of it was heard or chosen.
+        head = ranking.top(wanted + len(heard) + len(chosen)).tolist()
+        for track in [*artist, *head]:
+            if wanted == 0:
+                break
+            if track in heard or track in chosen or not self.catalog.contains(track):
+                continue
+            chosen.add(track)
+            tracks.append(track)
+            weights.append(backfill_weight)
+            wanted -= 1
+        return tracks, weights
+
+    def sample(self, tracks: list[int], weights: list[float]) -> int | None:
+        """One of ``tracks`` drawn by softmax of ``weights`` / temperature (None when empty)."""
+        if not tracks:
+            return None
+        logits = np.asarray(weights, dtype=float) / self.temperature
+        p = np.exp(logits - logits.max())
+        return tracks[int(self.rng.choice(len(tracks), p=p / p.sum()))]
+
+    def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:
+        """The next track for ``user`` (see the class docstring); two round trips."""
+        batch = Batch(self.redis)
+        session = self.sessions.queue_observe(batch, user, prev_track, prev_time, state=True)
+        contextual = self.reader.queue_entries(batch, self.per_track, [prev_track])
+        personal = self.reader.queue_entries(batch, self.per_user, [user])
+        popular = self.reader.queue_ranking(batch, self.ranking)
+        batch.execute()
+        state = session()
+        heard = state.heard
+        ranking = popular()
+
+        def from_context() -> int | None:
+            (entry,) = contextual()
+            return self.sample(*self.candidates(prev_track, entry, ranking, heard))
+
+        def from_user() -> int | None:
+            (entry,) = personal()
+            return first_new(entry.tracks, heard, self.catalog) if entry else None
+
+        parts = [(CONTEXTUAL, from_context), (PER_USER, from_user)]
+        if self.use_per_user(state.state.get(STATE_FIELD), prev_time):
+            parts.reverse()
+        track, part = None, parts[0][0]
+        for name, answer in parts:
+            track = answer()
+            if track is not None:
+                part = name
+                break
+        if track is None and ranking is not None:
+            track = random_new(ranking.top(100).tolist(), heard, self.catalog, self.rng)
+        if track is None:
+            track = last_resort(self.fallback, self.random, user, prev_track, prev_time, heard)
+        self.sessions.update(self.redis, user, state={STATE_FIELD: part})
+        return track

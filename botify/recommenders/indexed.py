@@ -1,0 +1,78 @@
+"""Indexed: a precomputed, relevance-ordered list of tracks per user (e.g. from MultiDAE)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botify.recommenders.base import RecommenderContext
+from botify.recommenders.support import (
+    Params,
+    RandomTrack,
+    artifact_reader,
+    fallback,
+    first_new,
+    last_resort,
+    random_new,
+    session_store,
+)
+from botify.store.batch import Batch
+
+RANDOM = "random"
+ORDERED = "ordered"
+
+
+class Indexed:
+    """Recommends from the user's list of a per-user artifact.
+
+    Config: ``{"type": "indexed", "mode": "ordered" | "random", "recs": "multidae",
+    "ranking": "top_tracks", "top": 100, "fallback": NAME}``.
+
+    - ``"random"`` (the course's): a uniformly random track of the user's list; the fallback when
+      the user has no list. Keeps no state.
+    - ``"ordered"`` (seed 001): the user's list in relevance order, skipping what was already
+      recommended (or played) in this session; when the list is exhausted or missing, a random
+      track of the ``top`` most popular not played in the session; then the fallback. Never repeats
+      a track of the session while the catalog has others.
+    """
+
+    def __init__(self, context: RecommenderContext, **params: Any) -> None:
+        p = Params("indexed", params)
+        self.mode = p.choice("mode", ORDERED, (RANDOM, ORDERED))
+        self.recs = p.text("recs", "multidae")
+        self.ranking = p.text("ranking", "top_tracks")
+        self.top = p.integer("top", 100)
+        self.catalog = context.catalog
+        self.rng = context.rng
+        self.redis = context.redis
+        self.reader = artifact_reader(context)
+        self.sessions = session_store(context)
+        self.random = RandomTrack(context.catalog, context.rng)
+        self.fallback = fallback(context, p)
+        p.check_unknown()
+
+    def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:
+        """The next track for ``user`` (see the class docstring for the two modes)."""
+        if self.mode == RANDOM:
+            (entry,) = self.reader.entries(self.recs, [user])
+            track = random_new(entry.tracks, (), self.catalog, self.rng) if entry else None
+            if track is None:
+                track = self.fallback.recommend_next(user, prev_track, prev_time)
+            return track
+
+        batch = Batch(self.redis)
+        session = self.sessions.queue_observe(batch, user, prev_track, prev_time, recommended=True)
+        entries = self.reader.queue_entries(batch, self.recs, [user])
+        ranking = self.reader.queue_ranking(batch, self.ranking)
+        batch.execute()
+        state = session()
+        (entry,) = entries()
+        seen = state.heard | state.recommended
+        track = first_new(entry.tracks, seen, self.catalog) if entry else None
+        if track is None:
+            popular = ranking()
+            if popular is not None:
+                track = random_new(popular.top(self.top).tolist(), seen, self.catalog, self.rng)
+        if track is None:
+            track = last_resort(self.fallback, self.random, user, prev_track, prev_time, seen)
+        self.sessions.update(self.redis, user, recommended=track)
+        return track
