@@ -62,8 +62,8 @@ def generate_events(
             session length (``{"T1": 1.1}``: 10% more); treatments not named get 1.0.
         sessions_per_user: mean sessions per user (at least one each).
         tracks_per_session: mean events per session (at least one each).
-        period: which period (day) to generate; users keep their latent activity across periods,
-            the sessions themselves are fresh, and timestamps move a day forward per period.
+        period: which period (day, >= 0) to generate; users keep their latent activity across
+            periods, the sessions themselves are fresh, and timestamps move a day forward each.
         open_sessions: share of users whose last session has no ``last`` event (still open).
         n_tracks: the catalog size (track ids ``0 .. n_tracks - 1``).
         start_ms: epoch milliseconds at which period 0 starts.
@@ -74,7 +74,7 @@ def generate_events(
     """
     effects = dict(time_effects or {})
     user_rng = np.random.default_rng([seed, 0])
-    rng = np.random.default_rng([seed, period + 1])
+    rng = np.random.default_rng([seed, 1, period])
     users = np.arange(n_users, dtype=np.int64)
     arm = assign(users, experiment, len(recommenders))
     arm_effect = np.array([effects.get(treatment_label(i), 1.0) for i in range(len(recommenders))])

@@ -1,0 +1,143 @@
+"""``botify analyze`` (the A/B report) and ``botify aa-test`` (the statistical validity check)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from botify.analysis import columns as col
+from botify.analysis.aa import BAND, aa_test
+from botify.analysis.analyze import ALPHA, CONTROL, analyze, experiment_assignment
+from botify.analysis.report import effects_table, write_report
+from botify.analysis.sessions import sessionize_events, user_metrics
+from botify.config import load_config
+from botify.errors import DataError
+from botify.events import read_events
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``analyze`` and ``aa-test`` subcommands."""
+    parser = subparsers.add_parser(
+        "analyze",
+        help="A/B report of an experiment from event logs",
+        description="Sessionize the logs, compare every treatment with the control (Welch "
+        "intervals, SRM check, Holm, optional CUPED) and write the report into --out.",
+    )
+    parser.add_argument("logs", nargs="+", metavar="LOGS", help="log files or directories")
+    parser.add_argument("--experiment", required=True, help="the experiment's name")
+    parser.add_argument("--control", default=CONTROL, help="the control treatment (default C)")
+    parser.add_argument("--alpha", type=float, default=ALPHA, help="significance level")
+    parser.add_argument(
+        "--pre", nargs="+", metavar="LOGS", help="an earlier period's logs: enables CUPED"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="the report directory")
+    parser.set_defaults(func=run_analyze)
+
+    parser = subparsers.add_parser(
+        "aa-test",
+        help="A/A test on resampled logs: the false-positive rate of the analysis",
+        description="Re-split the users of the logs at random many times, analyze each split "
+        "like an A/B test and report how often it is called significant; at alpha 0.05 the "
+        f"pooled rate must fall within [{BAND[0]:.0%}, {BAND[1]:.0%}] (exit 1 otherwise).",
+    )
+    parser.add_argument("logs", nargs="+", metavar="LOGS", help="log files or directories")
+    parser.add_argument("--experiment", help="keep only users of one treatment of it")
+    parser.add_argument("--treatment", default=CONTROL, help="that treatment (default C)")
+    parser.add_argument("--repetitions", type=int, default=1000, help="re-splits (>= 200)")
+    parser.add_argument("--alpha", type=float, default=ALPHA, help="significance level")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--out", type=Path, help="also write the result as JSON here")
+    parser.set_defaults(func=run_aa_test)
+
+
+def _configured(experiment: str) -> list[str] | None:
+    recommenders = load_config().get("EXPERIMENTS", {}).get(experiment)
+    return list(recommenders) if isinstance(recommenders, list) and recommenders else None
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """Handler of ``botify analyze``."""
+    events = read_events(args.logs)
+    pre = read_events(args.pre) if args.pre else None
+    analysis = analyze(
+        events,
+        args.experiment,
+        control=args.control,
+        alpha=args.alpha,
+        pre_events=pre,
+        configured=_configured(args.experiment),
+    )
+    for warning in analysis.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    print(effects_table(analysis))
+    write_report(analysis, args.out)
+    print(f"report written to {args.out}")
+    return 0
+
+
+def run_aa_test(args: argparse.Namespace) -> int:
+    """Handler of ``botify aa-test``."""
+    if args.repetitions < 1:
+        raise DataError("--repetitions must be positive")
+    events = read_events(args.logs)
+    treatment = None
+    if args.experiment:
+        treatment = experiment_assignment(events, args.experiment)
+        keep = np.array([t == args.treatment for t in treatment], dtype=bool)
+        if not keep.any():
+            raise DataError(f"no event of treatment {args.treatment!r} of {args.experiment!r}")
+        events = events.loc[keep].reset_index(drop=True)
+        treatment = treatment[keep].astype(str)
+    users = user_metrics(sessionize_events(events, treatment).table)
+    if len(users) < 4:
+        raise DataError(f"too few users with a complete session for an A/A test ({len(users)})")
+    result = aa_test(
+        {metric: users[metric].to_numpy() for metric in col.METRICS},
+        repetitions=args.repetitions,
+        alpha=args.alpha,
+        rng=args.seed,
+    )
+    print(f"A/A test: {result.users} users, {result.repetitions} random re-splits, "
+          f"alpha {result.alpha}")
+    print(f"{'metric':<26}{'false positives':>16}{'rate':>8}   95% interval")
+    for metric in col.METRICS:
+        low, high = result.interval(metric)
+        print(f"{metric:<26}{result.false_positives[metric]:>16}{result.rate(metric):>8.3f}"
+              f"   [{low:.3f}, {high:.3f}]")
+    low, high = result.interval()
+    verdict = "PASS" if result.passed else "FAIL"
+    print(f"{'pooled':<26}{sum(result.false_positives.values()):>16}{result.rate():>8.3f}"
+          f"   [{low:.3f}, {high:.3f}]")
+    print(f"{verdict}: the pooled false-positive rate {result.rate():.2%} is "
+          f"{'within' if result.passed else 'outside'} [{BAND[0]:.0%}, {BAND[1]:.0%}]")
+    if args.out:
+        _write_json(args.out / "aa_test.json", {
+            "users": result.users,
+            "repetitions": result.repetitions,
+            "alpha": result.alpha,
+            "false_positives": result.false_positives,
+            "undefined": result.undefined,
+            "rates": {m: result.rate(m) for m in result.false_positives},
+            "pooled_rate": result.rate(),
+            "band": list(BAND),
+            "passed": result.passed,
+        })
+    return 0 if result.passed else 1
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
