@@ -30,10 +30,22 @@ from botify.store.artifacts import Entry
 from botify.store.batch import Batch
 
 PREFIX = "botify:favorites"
-# Likers drawn per lookup: two distinct ones, so that one is not the current user.
-_LIKERS_DRAWN = 2
-# An other user's liked tracks sampled before reading the whole (bounded) set.
-_LIKES_SAMPLED = 32
+
+# A uniformly random member of a sorted set other than ARGV[2], from the uniform number ARGV[1]
+# drawn by the caller's generator (so answers are reproducible by seed; ZRANDMEMBER is not).
+_PICK_MEMBER = """
+local n = redis.call('ZCARD', KEYS[1])
+local skip = -1
+if ARGV[2] ~= '' then
+  local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
+  if rank then skip = rank; n = n - 1 end
+end
+if n <= 0 then return false end
+local i = math.floor(tonumber(ARGV[1]) * n)
+if i >= n then i = n - 1 end
+if skip >= 0 and i >= skip then i = i + 1 end
+return redis.call('ZRANGE', KEYS[1], i, i)[1]
+"""
 
 
 class Favorites:
@@ -77,6 +89,7 @@ class Favorites:
         self.random = RandomTrack(context.catalog, context.rng)
         self.fallback = fallback(context, p)
         p.check_unknown()
+        self._pick = context.redis.register_script(_PICK_MEMBER)
 
     # Keys and bookkeeping -------------------------------------------------------------------------
 
@@ -96,6 +109,11 @@ class Favorites:
             batch.add("zremrangebyrank", key, 0, -(self.max_set + 1))
             batch.add("expire", key, self.ttl)
 
+    def _queue_pick(self, batch: Batch, key: str, skip: int | None = None) -> int:
+        """Queue drawing a random member of ``key`` other than ``skip`` (result: bytes or None)."""
+        args = [float(self.rng.random()), "" if skip is None else skip]
+        return batch.add_script(self._pick, [key], args)
+
     def liked_tracks(self, user: int) -> list[int]:
         """The tracks ``user`` liked, most recent first."""
         return [int(t) for t in self.redis.zrange(self.user_key(user), 0, -1, desc=True)]
@@ -113,9 +131,9 @@ class Favorites:
         liked = prev_time >= self.threshold
         if liked:
             self._queue_like(batch, user, prev_track)
-            drawn = batch.add("zrandmember", self.track_key(prev_track), _LIKERS_DRAWN)
+            drawn = self._queue_pick(batch, self.track_key(prev_track), skip=user)
         else:
-            drawn = batch.add("zrandmember", self.user_key(user), 1)
+            drawn = self._queue_pick(batch, self.user_key(user))
         own = self.reader.queue_entries(batch, self.per_user, [user])
         context = self.reader.queue_entries(batch, self.per_track, [prev_track]) if liked else None
         batch.execute()
@@ -124,24 +142,19 @@ class Favorites:
 
         if liked:
             anchor = prev_track
-            likers = _ints(batch.result(drawn))
-            (anchor_list,) = context()
         else:
-            anchors = _ints(batch.result(drawn))
-            if not anchors:
+            anchor = _int(batch.result(drawn))
+            if anchor is None:
                 return self._indexed(user, prev_track, prev_time, own_list, heard)
-            anchor = anchors[0]
             batch = Batch(self.redis)
-            drawn = batch.add("zrandmember", self.track_key(anchor), _LIKERS_DRAWN)
+            drawn = self._queue_pick(batch, self.track_key(anchor), skip=user)
             context = self.reader.queue_entries(batch, self.per_track, [anchor])
             batch.execute()
-            likers = _ints(batch.result(drawn))
-            (anchor_list,) = context()
+        other = _int(batch.result(drawn))
+        (anchor_list,) = context()
 
-        others = [u for u in likers if u != user]
         track = None
-        if others:
-            other = others[int(self.rng.integers(len(others)))]
+        if other is not None:
             track = self._from_other(other, anchor, heard)
         if track is None and anchor_list is not None:
             track = random_new(anchor_list.tracks, heard, self.catalog, self.rng)
@@ -153,14 +166,11 @@ class Favorites:
         """A random track ``other`` liked, else the first of their per-user list (both new)."""
         exclude = heard | {anchor}
         batch = Batch(self.redis)
-        sample = batch.add("zrandmember", self.user_key(other), _LIKES_SAMPLED)
-        size = batch.add("zcard", self.user_key(other))
+        # The whole set: it is bounded by max_set, and what is new depends on this session.
+        liked = batch.add("zrange", self.user_key(other), 0, -1)
         entries = self.reader.queue_entries(batch, self.per_user, [other])
         batch.execute()
-        liked = _ints(batch.result(sample))
-        track = random_new(liked, exclude, self.catalog, self.rng)
-        if track is None and (batch.result(size) or 0) > len(liked):
-            track = random_new(self.liked_tracks(other), exclude, self.catalog, self.rng)
+        track = random_new(_ints(batch.result(liked)), exclude, self.catalog, self.rng)
         if track is None:
             (entry,) = entries()
             track = first_new(entry.tracks, exclude, self.catalog) if entry else None
@@ -178,6 +188,13 @@ class Favorites:
         if track is None:
             track = last_resort(self.fallback, self.random, user, prev_track, prev_time, heard)
         return track
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _ints(values: Any) -> list[int]:

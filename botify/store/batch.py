@@ -27,6 +27,12 @@ class Batch:
         self._count += 1
         return self._count - 1
 
+    def add_script(self, script: Any, keys: list[Any], args: list[Any]) -> int:
+        """Queue a registered Lua script (``client.register_script``); return its result's index."""
+        script(keys=keys, args=args, client=self._pipe)
+        self._count += 1
+        return self._count - 1
+
     def __len__(self) -> int:
         return self._count
 

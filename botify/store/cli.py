@@ -45,6 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     catalog.add_argument("file", help="the tracks JSONL file")
     catalog.set_defaults(func=run_load_catalog)
+    recs = load_subparsers(subparsers).add_parser(
+        "recs",
+        help="load a recommendation artifact (per-user, per-track or ranking JSONL) as NAME",
+        description="Load a recommendation artifact as a new version of NAME and switch to it "
+        "atomically (the recommenders of config.json refer to artifacts by NAME).",
+    )
+    recs.add_argument("name", help="the artifact's name, e.g. multidae, ranker, top_tracks")
+    recs.add_argument("file", help="the JSONL file")
+    recs.set_defaults(func=run_load_recs)
 
 
 def cli_client():
@@ -83,5 +92,24 @@ def run_load_catalog(args: argparse.Namespace) -> int:
     print(
         f"catalog {args.file}: {result.tracks} tracks, {result.artists} artists, "
         f"version {result.version} ({state}) in {result.seconds:.2f} s"
+    )
+    return 0
+
+
+def run_load_recs(args: argparse.Namespace) -> int:
+    """Handler of ``botify load recs NAME FILE``."""
+    import redis
+
+    from botify.errors import StoreUnavailable
+    from botify.store.artifacts import load_artifact
+
+    client = cli_client()
+    try:
+        result = load_artifact(client, args.name, args.file)
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"Redis failed during the load: {exc}") from None
+    print(
+        f"{args.name} {args.file}: {result.count} {result.kind} records, "
+        f"version {result.version} in {result.seconds:.2f} s"
     )
     return 0
