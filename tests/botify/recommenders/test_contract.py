@@ -1,7 +1,7 @@
 """The contract every recommender fulfils, run against each of them (issue 4).
 
-A recommender returns a catalog track id, falls back when its data is missing, and, where it promises
-so, never repeats a track of the session. (Consistency across service processes: test_processes.py.)
+A recommender returns a catalog track id, falls back when its data is missing, and, where it
+promises so, never repeats a track of the session. (Across service processes: test_processes.py.)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ NO_REPEATS = ["favorites", "hybrid", "i2i", "indexed"]
 
 
 def play(recommender, user: int, first: int, steps: int, rng: np.random.Generator) -> list[int]:
-    """A session as the simulator plays it: each answer is the next track, heard for a random time."""
+    """A session as the simulator plays it: each answer is the next track, heard a random time."""
     tracks = [first]
     prev, time = first, 1.0
     for _ in range(steps):
