@@ -1,0 +1,178 @@
+"""Recommendation artifacts in Redis: formats, line-numbered errors, atomic versions, the CLI."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import botify.cli
+from botify.errors import DataError
+from botify.store.artifacts import (
+    PREFIX,
+    ArtifactReader,
+    Entry,
+    artifact_info,
+    load_artifact,
+    load_configured_artifacts,
+    pointer_key,
+)
+from tests.botify.recommenders.conftest import write_jsonl
+
+
+def test_each_kind_loads_and_reads_back(redis_client, tmp_path):
+    reader = ArtifactReader(redis_client)
+    load_artifact(redis_client, "u", write_jsonl(tmp_path / "u.jsonl", [
+        {"user": 1, "tracks": [3, 2, 1]}, {"user": 2, "tracks": []}]))
+    load_artifact(redis_client, "t", write_jsonl(tmp_path / "t.jsonl", [
+        {"track": 5, "recommendations": [6, 7], "weights": [0.5, 1]},
+        {"track": 6, "recommendations": [5]}]))
+    # A ranking out of order is served in descending score order.
+    result = load_artifact(redis_client, "r", write_jsonl(tmp_path / "r.jsonl", [
+        {"track": 1, "score": 2.0}, {"track": 2, "score": 9.5}, {"track": 3, "score": 4}]))
+    assert (result.kind, result.count, result.version) == ("ranking", 3, 1)
+    assert reader.entries("u", [1, 2, 3]) == [Entry((3, 2, 1)), Entry(()), None]
+    assert reader.entries("t", [5, 6]) == [Entry((6, 7), (0.5, 1.0)), Entry((5,))]
+    ranking = reader.ranking("r")
+    assert ranking.tracks.tolist() == [2, 3, 1]
+    assert ranking.by_score([1, 3, 99]) == [3, 1]
+    assert artifact_info(redis_client, "u")["kind"] == "per_user"
+
+
+def test_unknown_artifact_reads_as_missing(redis_client):
+    reader = ArtifactReader(redis_client)
+    assert reader.entries("nothing", [1]) == [None]
+    assert reader.ranking("nothing") is None
+
+
+BAD_LINES = [
+    ("not json", "not valid JSON"),
+    ("[1, 2]", "JSON object"),
+    ('{"foo": 1}', "not an artifact record"),
+    ('{"user": "x", "tracks": [1]}', '"user" must be'),
+    ('{"user": true, "tracks": [1]}', '"user" must be'),
+    ('{"user": -1, "tracks": [1]}', '"user" must be'),
+    ('{"user": 3, "tracks": [1.5]}', '"tracks" must hold'),
+    ('{"user": 3, "tracks": 7}', '"tracks" must be a list'),
+    ('{"track": 3, "recommendations": [1]}', "a per_track record in a per_user artifact"),
+    ('{"user": 1, "tracks": [2]}', "appears twice"),
+]
+
+
+@pytest.mark.parametrize("line,message", BAD_LINES, ids=[m for _, m in BAD_LINES])
+def test_a_malformed_line_is_reported_and_nothing_is_switched(
+    redis_client, tmp_path, line, message
+):
+    good = write_jsonl(tmp_path / "good.jsonl", [{"user": 1, "tracks": [2]}])
+    load_artifact(redis_client, "m", good)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"user": 1, "tracks": [2]}\n\n' + line + '\n{"user": 9, "tracks": [1]}\n')
+    with pytest.raises(DataError) as caught:
+        load_artifact(redis_client, "m", bad)
+    assert f"{bad}:3:" in str(caught.value) and message in str(caught.value)
+    # The good version is still served, and the aborted one left no keys behind.
+    assert ArtifactReader(redis_client).entries("m", [1, 9]) == [Entry((2,)), None]
+    assert sorted(k.decode() for k in redis_client.keys(f"{PREFIX}:m:2:*")) == []
+
+
+@pytest.mark.parametrize(
+    "records,message",
+    [
+        ([{"track": 1, "recommendations": [2, 3], "weights": [0.5]}], "one number per"),
+        ([{"track": 1, "recommendations": [2], "weights": [float("nan")]}], "finite number"),
+        ([{"track": 1, "score": "high"}], "finite number"),
+    ],
+    ids=["weights-length", "weights-nan", "score-type"],
+)
+def test_per_track_and_ranking_values_are_checked(redis_client, tmp_path, records, message):
+    with pytest.raises(DataError, match=message):
+        load_artifact(redis_client, "x", write_jsonl(tmp_path / "x.jsonl", records))
+
+
+def test_missing_and_empty_files_are_data_errors(redis_client, tmp_path):
+    with pytest.raises(DataError, match="cannot read"):
+        load_artifact(redis_client, "x", tmp_path / "nope.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(DataError, match="no records"):
+        load_artifact(redis_client, "x", tmp_path / "empty.jsonl")
+    assert redis_client.get(pointer_key("x")) is None
+
+
+def test_a_reload_switches_readers_to_the_new_version(redis_client, tmp_path):
+    reader = ArtifactReader(redis_client)
+    for name, track in [("a", 1), ("b", 2)]:
+        file = write_jsonl(tmp_path / f"{name}.jsonl", [{"user": 1, "tracks": [track]}])
+        load_artifact(redis_client, "v", file)
+        if track == 1:
+            assert reader.entries("v", [1]) == [Entry((1,))]
+    # The reader had version 1 cached: it notices the pointer moved within the same lookup.
+    assert reader.entries("v", [1]) == [Entry((2,))]
+    # The old version stays readable for a grace period, then expires.
+    assert 0 < redis_client.ttl(f"{PREFIX}:v:1:data") <= 120
+
+
+def test_readers_never_see_a_mix_of_versions(redis_client, tmp_path):
+    keys = list(range(300))
+    files = [
+        write_jsonl(tmp_path / f"{v}.jsonl", [{"user": u, "tracks": [v]} for u in keys])
+        for v in (1, 2)
+    ]
+    load_artifact(redis_client, "mix", files[0])
+    mixed = []
+    stop = threading.Event()
+
+    def read():
+        reader = ArtifactReader(redis_client)
+        while not stop.is_set():
+            values = {e.tracks for e in reader.entries("mix", keys)}
+            if len(values) != 1:
+                mixed.append(values)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        for i in range(8):
+            load_artifact(redis_client, "mix", files[i % 2 - 1])
+    finally:
+        stop.set()
+        thread.join()
+    assert mixed == []
+
+
+def test_configured_artifacts_skip_missing_and_unchanged_files(redis_client, tmp_path):
+    file = write_jsonl(tmp_path / "top.jsonl", [{"track": 1, "score": 1.0}])
+    lines = []
+    config = {"top": file, "gone": str(tmp_path / "gone.jsonl")}
+    assert [r.name for r in load_configured_artifacts(redis_client, config, log=lines.append)] == [
+        "top"
+    ]
+    assert load_configured_artifacts(redis_client, config, log=lines.append) == []
+    assert any("not found" in line for line in lines) and any("already" in line for line in lines)
+    write_jsonl(tmp_path / "top.jsonl", [{"track": 2, "score": 1.0}, {"track": 1, "score": 0.5}])
+    (result,) = load_configured_artifacts(redis_client, {"top": file})
+    assert result.version == 2
+    assert ArtifactReader(redis_client).ranking("top").tracks.tolist() == [2, 1]
+
+
+def test_cli_load_recs(redis_server, redis_client, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(botify.cli, "COMMAND_MODULES", ("botify.store.cli",))
+    monkeypatch.setenv("BOTIFY_REDIS_URL", redis_server.url)
+    monkeypatch.chdir(tmp_path)
+    file = write_jsonl(tmp_path / "m.jsonl", [{"user": 4, "tracks": [8, 9]}])
+    assert botify.cli.main(["load", "recs", "multidae", file]) == 0
+    assert "1 per_user records, version 1" in capsys.readouterr().out
+    assert ArtifactReader(redis_client).entries("multidae", [4]) == [Entry((8, 9))]
+    (tmp_path / "bad.jsonl").write_text('{"user": 4, "tracks": [8]}\n{"user": 5\n')
+    assert botify.cli.main(["load", "recs", "multidae", str(tmp_path / "bad.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl:2: not valid JSON" in err and "Traceback" not in err
+    assert ArtifactReader(redis_client).entries("multidae", [4]) == [Entry((8, 9))]
+
+
+def test_rankings_are_cached_per_version(redis_client, tmp_path):
+    load_artifact(redis_client, "c", write_jsonl(tmp_path / "c.jsonl", [{"track": 1, "score": 1}]))
+    reader = ArtifactReader(redis_client)
+    first = reader.ranking("c")
+    assert reader.ranking("c") is first
+    assert isinstance(first.tracks, np.ndarray)
