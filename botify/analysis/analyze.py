@@ -29,8 +29,8 @@ from botify.analysis.stats import (
     welch_effect,
 )
 from botify.errors import DataError
+from botify.experiments import CONTROL, treatment_name
 
-CONTROL = "C"
 ALPHA = 0.05
 
 
@@ -67,7 +67,7 @@ class Analysis:
 
 def treatment_names(n: int) -> list[str]:
     """The names of an experiment's ``n`` treatments: ``C, T1, ..., T{n-1}``."""
-    return [CONTROL] + [f"T{i}" for i in range(1, n)]
+    return [treatment_name(i) for i in range(n)]
 
 
 def _treatment_order(name: str) -> tuple[int, int, str]:

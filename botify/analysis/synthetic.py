@@ -12,27 +12,21 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import mmh3
 import numpy as np
 import orjson
 import pandas as pd
 
 from botify import events as ev
+from botify.experiments import treatment_name, user_hash
 
 TRACK_PERIOD_MS = 180_000
 """Milliseconds between two requests of a session (a three-minute track)."""
 
 
-def treatment_label(index: int) -> str:
-    """The name of treatment ``index``: 0 is ``C``, i > 0 is ``T{i}``."""
-    return "C" if index == 0 else f"T{index}"
-
-
 def assign(users: np.ndarray, experiment: str, n_treatments: int) -> np.ndarray:
     """The treatment index of every user, as the service assigns them (SPEC section 3)."""
-    salt = mmh3.hash(experiment) & 0xFFFFFFFF
     return np.fromiter(
-        (mmh3.hash(str(int(user)), salt, signed=False) % n_treatments for user in users),
+        (user_hash(experiment, int(user)) % n_treatments for user in users),
         dtype=np.int64,
         count=len(users),
     )
@@ -77,7 +71,7 @@ def generate_events(
     rng = np.random.default_rng([seed, 1, period])
     users = np.arange(n_users, dtype=np.int64)
     arm = assign(users, experiment, len(recommenders))
-    arm_effect = np.array([effects.get(treatment_label(i), 1.0) for i in range(len(recommenders))])
+    arm_effect = np.array([effects.get(treatment_name(i), 1.0) for i in range(len(recommenders))])
     activity = user_rng.lognormal(0.0, 0.5, size=n_users)
     taste = user_rng.beta(4.0, 3.0, size=n_users)
 
@@ -121,7 +115,7 @@ def generate_events(
     message = np.where(last, "last", "next")
     recommendation = rng.integers(0, n_tracks, size=total)
     order = np.argsort(timestamp[keep], kind="stable")
-    labels = [treatment_label(i) for i in range(len(recommenders))]
+    labels = [treatment_name(i) for i in range(len(recommenders))]
     user_arm = arm[event_user[keep]][order]
     frame = pd.DataFrame(
         {
