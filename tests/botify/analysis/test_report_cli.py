@@ -87,7 +87,7 @@ def test_analyze_prints_the_table(ab_logs, tmp_path, capsys):
         (None, ["--experiment", "NOPE"], "no event carries the experiment 'NOPE'"),
         (None, ["--control", "T5"], "control 'T5'"),
     ],
-    ids=["empty", "bad-line", "missing-experiment", "control-without-users"],
+    ids=["empty", "missing-field", "not-json", "missing-experiment", "control-without-users"],
 )
 def test_bad_input_is_a_message_and_writes_nothing(ab_logs, tmp_path, capsys, lines, extra,
                                                    message):
