@@ -1,0 +1,215 @@
+"""Train every model from event logs and write the artifacts; evaluate them on a holdout by time.
+
+The entry points of ``botify train`` / ``botify evaluate`` and of the training notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from botify.errors import DataError
+from botify.training.als import ALS
+from botify.training.artifacts import (
+    Ranking,
+    RecommendationLists,
+    write_json,
+    write_jsonl,
+)
+from botify.training.cooccurrence import Cooccurrence
+from botify.training.dataset import sessionize, split_by_time, transitions
+from botify.training.evaluation import Scores, evaluate, to_json
+from botify.training.multidae import MultiDAE
+from botify.training.popularity import TopTracks
+from botify.training.ranker import VARIANTS, ContextualRanker
+
+TOP_TRACKS = "top_tracks"
+I2I_COOC = "i2i_cooc"
+RANKER = "ranker"
+MULTIDAE = "multidae"
+ALS_NAME = "als"
+MODELS = (TOP_TRACKS, I2I_COOC, RANKER, MULTIDAE, ALS_NAME)
+EVALUATION_FILE = "evaluation.json"
+
+
+@dataclass
+class TrainSettings:
+    """What to train and how.
+
+    Attributes:
+        seed: seeds every model.
+        models: the artifacts to produce (a subset of ``MODELS``).
+        epochs: if set, the epochs of both PyTorch models (ranker and MultiDAE).
+        ranker_variant: ``"dot"`` or ``"cosine"``: the ranker behind the ``ranker`` artifact.
+        track_k: recommendations per track (``i2i_cooc``, ``ranker``).
+        user_k: tracks per user (``multidae``, ``als``).
+        ranker: extra keyword arguments of :class:`ContextualRanker`.
+        multidae: extra keyword arguments of :class:`MultiDAE`.
+        als: extra keyword arguments of :class:`ALS`.
+        progress: show progress bars and per-model lines on stderr.
+    """
+
+    seed: int = 0
+    models: Sequence[str] = MODELS
+    epochs: int | None = None
+    ranker_variant: str = "dot"
+    track_k: int = 100
+    user_k: int = 50
+    ranker: dict[str, Any] = field(default_factory=dict)
+    multidae: dict[str, Any] = field(default_factory=dict)
+    als: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown:
+            raise DataError(
+                f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}"
+            )
+        if self.ranker_variant not in VARIANTS:
+            raise DataError(
+                f"unknown ranker variant {self.ranker_variant!r}; choose from {VARIANTS}"
+            )
+        if self.epochs is not None and self.epochs < 1:
+            raise DataError(f"epochs must be at least 1, got {self.epochs}")
+
+    def _torch_kwargs(self, extra: dict[str, Any]) -> dict[str, Any]:
+        kwargs = {"seed": self.seed, "progress": self.progress}
+        if self.epochs is not None:
+            kwargs["epochs"] = self.epochs
+        return {**kwargs, **extra}
+
+    def make_ranker(self, variant: str | None = None) -> ContextualRanker:
+        """The ranker as configured (``variant`` overrides the configured one)."""
+        kwargs = {"k": self.track_k, "variant": variant or self.ranker_variant}
+        return ContextualRanker(**{**kwargs, **self._torch_kwargs(self.ranker)})
+
+    def make_multidae(self) -> MultiDAE:
+        """The MultiDAE as configured."""
+        return MultiDAE(**{"k": self.user_k, **self._torch_kwargs(self.multidae)})
+
+    def make_als(self) -> ALS:
+        """The ALS model as configured."""
+        kwargs = {"k": self.user_k, "seed": self.seed, "progress": self.progress}
+        return ALS(**{**kwargs, **self.als})
+
+
+Artifact = Ranking | RecommendationLists
+
+
+def fit_models(
+    sessions: pd.DataFrame,
+    settings: TrainSettings,
+    on_artifact: Callable[[str, Artifact], None] | None = None,
+    ranker_variants: Sequence[str] | None = None,
+) -> dict[str, Artifact]:
+    """Fit the configured models on sessionized events.
+
+    Args:
+        sessions: the output of ``dataset.sessionize``.
+        settings: what to train.
+        on_artifact: called with each artifact as soon as its model is trained.
+        ranker_variants: train the ranker in these variants, named ``ranker_<variant>`` (for the
+            evaluation); by default only the configured variant, named ``ranker``.
+
+    Returns:
+        Artifact name to its ranking or lists.
+    """
+    artifacts: dict[str, Artifact] = {}
+    pairs = transitions(sessions)
+
+    def done(name: str, artifact: Artifact) -> None:
+        artifacts[name] = artifact
+        _say(
+            settings,
+            f"{name}: {len(artifact.tracks if isinstance(artifact, Ranking) else artifact)} rows",
+        )
+        if on_artifact is not None:
+            on_artifact(name, artifact)
+
+    for name in settings.models:
+        if name == TOP_TRACKS:
+            ranking = TopTracks().fit(sessions).ranking
+            assert ranking is not None
+            done(name, ranking)
+        elif name == I2I_COOC:
+            done(name, Cooccurrence(k=settings.track_k).fit(pairs).recommendations())
+        elif name == RANKER:
+            if pairs.empty:
+                raise DataError("the event logs hold no transitions (every session has one event)")
+            if ranker_variants is None:
+                done(name, settings.make_ranker().fit(pairs).recommendations())
+            else:
+                for variant in ranker_variants:
+                    model = settings.make_ranker(variant).fit(pairs)
+                    done(f"{name}_{variant}", model.recommendations())
+        elif name == MULTIDAE:
+            done(name, _positive_or_error(settings.make_multidae().fit, sessions).recommendations())
+        elif name == ALS_NAME:
+            done(name, _positive_or_error(settings.make_als().fit, sessions).recommendations())
+    return artifacts
+
+
+def _positive_or_error(fit: Callable[[pd.DataFrame], Any], sessions: pd.DataFrame) -> Any:
+    try:
+        return fit(sessions)
+    except ValueError as exc:
+        raise DataError(f"the event logs cannot train this model: {exc}") from None
+
+
+def train(events: pd.DataFrame, out: str | os.PathLike, settings: TrainSettings) -> dict[str, Path]:
+    """Train on all the events and write ``OUT/<name>.jsonl`` for each configured model.
+
+    Each file is written atomically as soon as its model is trained.
+
+    Returns:
+        Artifact name to the file written.
+    """
+    out = Path(out)
+    written: dict[str, Path] = {}
+
+    def write(name: str, artifact: Artifact) -> None:
+        written[name] = write_jsonl(out / f"{name}.jsonl", artifact.records())
+
+    fit_models(sessionize(events), settings, on_artifact=write)
+    return written
+
+
+def run_evaluation(
+    events: pd.DataFrame,
+    settings: TrainSettings,
+    k: int = 10,
+    test_fraction: float = 0.2,
+) -> list[Scores]:
+    """Fit the configured models on the older sessions and score them on the newer ones.
+
+    The ranker is scored in both variants (``ranker_dot``, ``ranker_cosine``); ``top_tracks`` is
+    the ``top_pop`` baseline and not scored twice.
+    """
+    train_part, test_part = split_by_time(sessionize(events), test_fraction)
+    _say(
+        settings,
+        f"holdout by time: {len(train_part)} training events, {len(test_part)} test events",
+    )
+    models = [m for m in settings.models if m != TOP_TRACKS]
+    fit_settings = TrainSettings(**{**settings.__dict__, "models": models})
+    fitted = fit_models(train_part, fit_settings, ranker_variants=VARIANTS)
+    lists = {name: a for name, a in fitted.items() if isinstance(a, RecommendationLists)}
+    return evaluate(train_part, test_part, lists, k=k, rng=np.random.default_rng(settings.seed))
+
+
+def write_evaluation(results: Sequence[Scores], out: str | os.PathLike) -> Path:
+    """Write ``OUT/evaluation.json`` (atomically) and return its path."""
+    return write_json(Path(out) / EVALUATION_FILE, to_json(results))
+
+
+def _say(settings: TrainSettings, message: str) -> None:
+    if settings.progress:
+        print(message, file=sys.stderr, flush=True)
