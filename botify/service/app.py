@@ -39,11 +39,7 @@ from botify.service.resources import Health, Hello, LastTrack, NextTrack, Track
 from botify.service.schema import PlayReport
 from botify.store.catalog import RedisCatalog
 from botify.store.connection import connect, resolve_redis_url
-
-try:  # per-user session state arrives with the recommenders that use it
-    from botify.store.sessions import end_session as _end_session
-except ImportError:  # pragma: no cover - only before botify.store.sessions exists
-    _end_session = None
+from botify.store.sessions import end_session
 
 log = logging.getLogger("botify.service")
 
@@ -94,8 +90,7 @@ class BotifyService:
 
     def end_session(self, user: int) -> None:
         """Forget the user's session state (``/last``)."""
-        if _end_session is not None:
-            _end_session(self.redis, user)
+        end_session(self.redis, user)
 
     def log_event(
         self,

@@ -1,0 +1,167 @@
+"""``botify serve``: the HTTP service under gunicorn (gevent workers)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``serve``."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the HTTP service",
+        description="Run the botify HTTP service under gunicorn with gevent workers. Uses "
+        "REDIS_URL when configured, else starts its own redis-server (stopped with the "
+        "service). Loads TRACKS_CATALOG and ARTIFACTS at startup.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5001, help="port to listen on (5001)")
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (2)")
+    serve.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Handler of ``botify serve``."""
+    if not 0 < args.port < 65536:
+        from botify.errors import ConfigError
+
+        raise ConfigError(f"--port must be in 1..65535, got {args.port}")
+    if args.workers < 1:
+        from botify.errors import ConfigError
+
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    _check_port_free(args.host, args.port)
+    return serve(args.host, args.port, args.workers)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail at once with a clear message when the address is taken (gunicorn retries for 5 s)."""
+    import socket
+
+    from botify.errors import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"--host {host}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); is another server running "
+                "there? pick another --port"
+            ) from None
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 5001,
+    workers: int = 2,
+    log: Callable[[str], None] | None = None,
+) -> int:
+    """Prepare Redis and the data, then run gunicorn until it is stopped.
+
+    Args:
+        host: address to listen on.
+        port: port to listen on.
+        workers: number of gevent worker processes.
+        log: receives progress lines (default: stderr).
+
+    Returns:
+        gunicorn's exit status.
+
+    Raises:
+        StoreUnavailable: the configured Redis does not answer.
+        ConfigError, DataError: bad configuration or data files.
+    """
+    say = log or (lambda line: print(f"botify serve: {line}", file=sys.stderr, flush=True))
+    # A SIGTERM before gunicorn takes over the signals must still stop our redis-server.
+    previous = signal.signal(signal.SIGTERM, _raise_exit)
+    master = os.getpid()
+    embedded = None
+    try:
+        from botify.config import load_config
+        from botify.store.redis_server import EmbeddedRedis
+
+        config = load_config()
+        overrides = {}
+        if not config.get("REDIS_URL"):
+            embedded = EmbeddedRedis(advertise=True).start()
+            overrides["REDIS_URL"] = embedded.url
+            say(f"started its own redis-server at {embedded.url} (set REDIS_URL to use another)")
+        config.update(overrides)
+        prepare(config, say)
+        # Imported once here, so every forked worker has it already.
+        import botify.service.app  # noqa: F401
+        from botify.service.server import BotifyServer
+
+        say(f"listening on http://{host}:{port} with {workers} gevent worker(s)")
+        server = BotifyServer(overrides, bind=f"{host}:{port}", workers=workers)
+        try:
+            server.run()
+        except SystemExit as exc:
+            if os.getpid() != master:
+                raise  # a gunicorn worker (a fork of this process) exiting
+            return exc.code if isinstance(exc.code, int) else 1
+        return 0
+    finally:
+        # gunicorn's workers are forks of this process and unwind through here when they exit;
+        # only the master owns the redis-server.
+        if os.getpid() == master:
+            signal.signal(signal.SIGTERM, previous)
+        if embedded is not None and os.getpid() == master:
+            embedded.stop()
+            say("stopped its redis-server")
+
+
+def _raise_exit(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def prepare(config, say: Callable[[str], None]) -> None:
+    """Check Redis and the configuration, load ``TRACKS_CATALOG`` and ``ARTIFACTS``.
+
+    Done once in the master, before the workers start, so a mistake is one clear message.
+
+    Raises:
+        StoreUnavailable: Redis does not answer.
+        ConfigError: experiments or recommenders are misconfigured.
+        DataError: a data file is malformed.
+    """
+    import numpy as np
+    import redis
+
+    from botify.errors import StoreUnavailable
+    from botify.experiments import Experiments
+    from botify.recommenders.base import RecommenderContext
+    from botify.recommenders.registry import build_recommenders
+    from botify.store.artifacts import load_configured_artifacts
+    from botify.store.catalog import RedisCatalog, load_catalog
+    from botify.store.connection import connect, resolve_redis_url
+
+    url = resolve_redis_url(config)
+    client = connect(url)
+    try:
+        client.ping()
+        if config.get("TRACKS_CATALOG"):
+            result = load_catalog(client, config["TRACKS_CATALOG"])
+            state = "loaded" if result.changed else "already current"
+            say(f"catalog {config['TRACKS_CATALOG']}: {result.tracks} tracks ({state}, "
+                f"version {result.version}, {result.seconds:.2f} s)")
+        load_configured_artifacts(client, config.get("ARTIFACTS") or {}, log=say)
+        catalog = RedisCatalog(client)
+        if catalog.sync() is None:
+            say("no catalog in Redis yet: load one with `botify load catalog FILE` "
+                "(or set TRACKS_CATALOG); until then /next answers 404")
+        Experiments.from_config(config)
+        context = RecommenderContext(client, catalog, config, np.random.default_rng(0))
+        build_recommenders(config, context)
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"Redis at {url} does not answer: {exc}") from None

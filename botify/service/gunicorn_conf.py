@@ -1,0 +1,85 @@
+"""gunicorn settings of the service, shared by ``botify serve`` and the Docker image.
+
+Used directly as::
+
+    gunicorn -c python:botify.service.gunicorn_conf "botify.service.app:create_app()"
+
+where ``BOTIFY_BIND`` and ``BOTIFY_WORKERS`` set the address and the number of workers there.
+
+Why these values:
+
+- gevent workers: a request spends most of its time waiting on Redis; greenlets overlap those waits.
+- ``keepalive`` 2 s: clients (the simulator, nginx) reuse connections, and an idle one is closed
+  after 2 s, which also bounds how long an idle client delays a graceful stop (nginx's upstream
+  ``keepalive_timeout`` is set below it so nginx never reuses a connection being closed). The
+  listening socket has
+  ``TCP_NODELAY`` (gunicorn sets it), so a response is never held back by Nagle's algorithm waiting
+  for the client's delayed ACK (the 40 ms stall on keep-alive connections).
+- ``graceful_timeout`` 10 s: on SIGTERM a worker stops accepting, finishes its requests, then
+  :func:`worker_exit` flushes the event log, so no accepted request's event is lost.
+- no access log: the event log is the record of requests; a second log line per request would
+  cost as much as the request's own work.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import warnings
+
+worker_class = "gevent"
+workers = int(os.environ.get("BOTIFY_WORKERS", "2"))
+bind = os.environ.get("BOTIFY_BIND", "127.0.0.1:5001")
+worker_connections = 1000
+keepalive = 2
+timeout = 30
+graceful_timeout = 10
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+proc_name = "botify"
+# gunicorn's control socket has one default path per user: two instances would fight over it.
+control_socket_disable = True
+
+# gevent patches ssl in each worker, after redis-py (imported by the master) loaded it; the service
+# speaks no TLS, so the warning that this may break TLS sockets does not apply.
+warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl has already been imported")
+
+
+def post_fork(server, worker) -> None:
+    """Remember a SIGTERM that arrives while the worker boots.
+
+    Until the worker installs its own handlers (after gevent's patching), a SIGTERM would run the
+    master's handler, inherited through the fork, and be lost: the worker would then serve until
+    the graceful timeout kills it. :func:`post_worker_init` honours the remembered signal.
+    """
+    worker.botify_early_term = False
+
+    def early_term(signum, frame) -> None:
+        worker.botify_early_term = True
+
+    signal.signal(signal.SIGTERM, early_term)
+
+
+def post_worker_init(worker) -> None:
+    """Stop at once (gracefully) if a SIGTERM came during the boot."""
+    if getattr(worker, "botify_early_term", False):
+        worker.alive = False
+
+
+def worker_exit(server, worker) -> None:
+    """Flush the worker's event log when it exits (SIGTERM, SIGINT, max-requests, reload)."""
+    app = getattr(worker, "wsgi", None)
+    service = getattr(app, "extensions", {}).get("botify") if app is not None else None
+    if service is not None:
+        service.close()
+
+
+SETTINGS = {
+    name: globals()[name]
+    for name in (
+        "worker_class", "workers", "bind", "worker_connections", "keepalive", "timeout",
+        "graceful_timeout", "accesslog", "errorlog", "loglevel", "proc_name",
+        "control_socket_disable", "post_fork", "post_worker_init", "worker_exit",
+    )
+}
