@@ -165,3 +165,23 @@ def prepare(config, say: Callable[[str], None]) -> None:
         build_recommenders(config, context)
     except redis.RedisError as exc:
         raise StoreUnavailable(f"Redis at {url} does not answer: {exc}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m botify.service.cli [serve options]``: serve without the rest of the CLI."""
+    from botify.errors import BotifyError
+
+    parser = argparse.ArgumentParser(prog="botify")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args) or 0)
+    except BotifyError as exc:
+        print(f"botify serve: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
