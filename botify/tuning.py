@@ -1,0 +1,235 @@
+"""``botify tune favorites-threshold``: the like threshold of Favorites, by ternary search.
+
+Each probe plays the same planned sessions of the simulator (common random numbers: the same users,
+tastes, first tracks and budget draws, and the recommender's generator seeded the same) against an
+in-process Favorites with the probed threshold, on a private Redis that starts every probe empty of
+likes and sessions. So two probes differ only by the threshold, and the noise of the simulation
+does not steer the search. Mean session time is assumed unimodal in the threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One evaluation of the objective.
+
+    Attributes:
+        x: the probed value.
+        value: the objective there (mean session time).
+        sem: its standard error (informative only: the search compares paired runs).
+    """
+
+    x: float
+    value: float
+    sem: float = float("nan")
+
+
+def ternary_search(
+    objective: Callable[[float], Probe],
+    low: float = 0.0,
+    high: float = 1.0,
+    iterations: int = 6,
+    on_probe: Callable[[Probe], object] | None = None,
+) -> tuple[float, list[Probe]]:
+    """Maximize a unimodal ``objective`` over ``[low, high]``.
+
+    Each iteration probes the two inner thirds and drops the third beyond the worse one, so the
+    interval shrinks to ``(2/3) ** iterations`` of its width. Probes are cached by value.
+
+    Args:
+        objective: gives a :class:`Probe` for a value.
+        low: the lower end of the interval.
+        high: the upper end.
+        iterations: how many times to shrink the interval.
+        on_probe: called with each new probe (e.g. to print it).
+
+    Returns:
+        The chosen value (the middle of the final interval, which is probed too) and the probes in
+        the order they were made.
+    """
+    probes: list[Probe] = []
+    cache: dict[float, Probe] = {}
+
+    def probe(x: float) -> Probe:
+        x = round(x, 6)
+        if x not in cache:
+            cache[x] = objective(x)
+            probes.append(cache[x])
+            if on_probe is not None:
+                on_probe(cache[x])
+        return cache[x]
+
+    for _ in range(iterations):
+        left = low + (high - low) / 3
+        right = high - (high - low) / 3
+        if probe(left).value < probe(right).value:
+            low = left
+        else:
+            high = right
+    chosen = round((low + high) / 2, 6)
+    probe(chosen)
+    return chosen, probes
+
+
+class FavoritesObjective:
+    """Mean session time of Favorites with a given threshold, on planned simulator sessions.
+
+    Args:
+        world: the simulator's world (its tracks are loaded as the catalog).
+        redis_url: a private Redis (it is flushed of likes and sessions before every probe).
+        params: the Favorites config entry (its ``threshold`` is replaced by the probed one).
+        episodes: sessions per probe.
+        seed: seed of the planned sessions and of the recommender's generator.
+        artifacts: NAME -> file, loaded when they exist (Favorites' fallbacks use them).
+    """
+
+    def __init__(
+        self,
+        world: Any,
+        redis_url: str,
+        params: Mapping[str, Any],
+        episodes: int,
+        seed: int,
+        artifacts: Mapping[str, str] | None = None,
+    ) -> None:
+        from botify.store.artifacts import load_configured_artifacts
+        from botify.store.catalog import RedisCatalog, load_records
+        from botify.store.connection import connect
+        from sim.envs.session import plan_sessions
+
+        self.world = world
+        self.redis = connect(redis_url)
+        load_records(self.redis, (world.track_record(i) for i in range(world.n_tracks)), "world")
+        load_configured_artifacts(self.redis, artifacts or {})
+        self.catalog = RedisCatalog(self.redis)
+        self.catalog.sync()
+        self.params = {k: v for k, v in params.items() if k not in ("type", "fallback")}
+        self.seed = seed
+        self.starts = plan_sessions(world, episodes, seed=seed)
+
+    def __call__(self, threshold: float) -> Probe:
+        """Play the planned sessions with ``threshold``; the mean session time."""
+        from botify.recommenders.base import RecommenderContext
+        from botify.recommenders.favorites import Favorites
+        from botify.store.sessions import end_session
+        from sim.agents.recommender import RecommenderAgent
+        from sim.rollout import run_episodes
+
+        for pattern in ("botify:favorites:*", "botify:session:*"):
+            keys = list(self.redis.scan_iter(match=pattern, count=1000))
+            for start in range(0, len(keys), 1000):
+                self.redis.unlink(*keys[start : start + 1000])
+        config = {"SESSION_TTL": 3600, "RECOMMENDERS": {}}
+        context = RecommenderContext(
+            self.redis, self.catalog, config, np.random.default_rng(self.seed)
+        )
+        favorites = Favorites(context, **{**self.params, "threshold": threshold})
+        agent = RecommenderAgent(
+            self.world, favorites, on_last=lambda user, track, time: end_session(self.redis, user)
+        )
+        results = run_episodes(self.world, agent, self.starts)
+        summary = results.summary()
+        return Probe(threshold, summary["reward_mean"], summary["reward_sem"])
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``tune favorites-threshold``."""
+    tune = subparsers.add_parser(
+        "tune", help="tune recommender constants on the simulator",
+        description="Tune recommender constants on simulated sessions.",
+    )
+    what = tune.add_subparsers(dest="what", required=True, metavar="WHAT")
+    threshold = what.add_parser(
+        "favorites-threshold",
+        help="the like threshold of favorites, by ternary search on mean session time",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    threshold.add_argument("--world", metavar="DIR", help="a world directory (default: generate)")
+    threshold.add_argument("--tracks", type=int, default=2000, help="generated world: tracks")
+    threshold.add_argument("--users", type=int, default=500, help="generated world: users")
+    threshold.add_argument("--world-seed", type=int, default=0, help="generated world: seed")
+    threshold.add_argument("--episodes", type=int, default=1000, help="sessions per probe (1000)")
+    threshold.add_argument("--iterations", type=int, default=6, help="ternary steps (6)")
+    threshold.add_argument("--seed", type=int, default=0, help="seed of sessions and recommender")
+    threshold.add_argument(
+        "--recommender", default="favorites",
+        help="the favorites entry of RECOMMENDERS whose other parameters are used (favorites)",
+    )
+    threshold.set_defaults(func=run_tune_threshold)
+
+
+def run_tune_threshold(args: argparse.Namespace, out=None) -> int:
+    """Handler of ``botify tune favorites-threshold``."""
+    from botify.config import load_config
+    from botify.errors import ConfigError
+    from botify.store.redis_server import EmbeddedRedis
+
+    out = out or sys.stdout
+    for flag in ("episodes", "iterations", "tracks", "users"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    config = load_config()
+    params = (config.get("RECOMMENDERS") or {}).get(args.recommender)
+    if params is None:
+        params = {"type": "favorites"}
+    elif params.get("type") != "favorites":
+        raise ConfigError(f"RECOMMENDERS[{args.recommender!r}] is not a favorites recommender")
+    world = _world(args)
+    artifacts = {
+        name: file for name, file in (config.get("ARTIFACTS") or {}).items() if Path(file).exists()
+    }
+    print(
+        f"tuning the favorites threshold on {world.n_tracks} tracks, {world.n_users} users, "
+        f"{args.episodes} sessions per probe (seed {args.seed}), {args.iterations} iterations",
+        file=out, flush=True,
+    )
+    count = 0
+
+    def show(probe: Probe) -> None:
+        nonlocal count
+        count += 1
+        print(
+            f"probe {count:2d}: threshold {probe.x:.4f}  mean session time {probe.value:.4f} "
+            f"(± {probe.sem:.4f})",
+            file=out, flush=True,
+        )
+
+    # A private Redis: the likes of the probes must not mix with a served one's.
+    with EmbeddedRedis() as server:
+        objective = FavoritesObjective(
+            world, server.url, params, args.episodes, args.seed, artifacts=artifacts
+        )
+        chosen, probes = ternary_search(objective, 0.0, 1.0, args.iterations, on_probe=show)
+    best = next(p for p in probes if p.x == chosen)
+    print(
+        f"chosen threshold: {chosen:.4f} (mean session time {best.value:.4f}); "
+        f'set it as "threshold" of RECOMMENDERS["{args.recommender}"] in config.json',
+        file=out, flush=True,
+    )
+    return 0
+
+
+def _world(args: argparse.Namespace):
+    from botify.errors import DataError
+
+    if args.world:
+        from sim.world import load_world
+
+        try:
+            return load_world(args.world)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot load the world {args.world}: {exc}") from None
+    from sim.world import generate_world
+
+    return generate_world(args.world_seed, n_tracks=args.tracks, n_users=args.users)

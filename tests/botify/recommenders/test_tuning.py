@@ -1,0 +1,64 @@
+"""``botify tune favorites-threshold``: the ternary search, and probes on common random numbers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import botify.cli
+from botify.tuning import FavoritesObjective, Probe, ternary_search
+
+
+@pytest.mark.parametrize("peak", [0.0, 0.3, 0.77, 1.0])
+def test_ternary_search_finds_the_peak_of_a_unimodal_function(peak):
+    calls = []
+
+    def objective(x):
+        calls.append(x)
+        return Probe(x, -abs(x - peak))
+
+    chosen, probes = ternary_search(objective, 0.0, 1.0, iterations=12)
+    assert abs(chosen - peak) <= (2 / 3) ** 12
+    assert [p.x for p in probes] == calls  # each value probed once
+    assert len(calls) <= 2 * 12 + 1
+
+
+@pytest.fixture(scope="module")
+def world():
+    from sim.world import generate_world
+
+    return generate_world(5, n_tracks=300, n_users=80)
+
+
+def test_probes_use_common_random_numbers(world, redis_server, redis_client):
+    objective = FavoritesObjective(world, redis_server.url, {"type": "favorites"}, 60, seed=3)
+    first = objective(0.5)
+    # Another threshold in between must not leak into the repeat (likes are cleared per probe).
+    objective(0.1)
+    assert objective(0.5) == first
+    assert first.value >= 1.0  # the first track counts 1.0
+
+
+def test_cli_prints_each_probe_and_the_choice(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(botify.cli, "COMMAND_MODULES", ("botify.tuning",))
+    monkeypatch.chdir(tmp_path)  # no config.json: default favorites parameters
+    argv = ["tune", "favorites-threshold", "--tracks", "300", "--users", "80", "--episodes", "60",
+            "--iterations", "2", "--seed", "1"]
+    outputs = []
+    for _ in range(2):
+        assert botify.cli.main(argv) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]  # deterministic for a seed
+    probes = re.findall(r"probe +\d+: threshold ([0-9.]+)", outputs[0])
+    assert [float(x) for x in probes[:2]] == pytest.approx([1 / 3, 2 / 3], abs=1e-4)
+    assert 4 <= len(probes) <= 5
+    chosen = float(re.search(r"chosen threshold: ([0-9.]+)", outputs[0]).group(1))
+    assert 0.0 <= chosen <= 1.0
+
+
+def test_cli_rejects_bad_arguments(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(botify.cli, "COMMAND_MODULES", ("botify.tuning",))
+    monkeypatch.chdir(tmp_path)
+    assert botify.cli.main(["tune", "favorites-threshold", "--episodes", "0"]) == 2
+    assert "--episodes must be at least 1" in capsys.readouterr().err
