@@ -135,9 +135,12 @@ def _read_columns(files: list[Path]) -> dict[str, list]:
 def _parse_chunk(lines: list[bytes]) -> list[tuple] | None:
     """The columns (in ``_COLUMNS`` order) of a chunk of lines, or None when one is malformed."""
     try:
-        events = list(map(orjson.loads, (line for line in lines if line.strip())))
+        events = list(map(orjson.loads, filter(None, lines)))
     except orjson.JSONDecodeError:
-        return None
+        try:  # lines of mere whitespace are allowed: the slower filter that skips them
+            events = list(map(orjson.loads, (line for line in lines if line.strip())))
+        except orjson.JSONDecodeError:
+            return None
     if not events:
         return [() for _ in _COLUMNS]
     try:

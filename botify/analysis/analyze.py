@@ -79,13 +79,10 @@ def _treatment_order(name: str) -> tuple[int, int, str]:
 
 def experiment_assignment(events: pd.DataFrame, experiment: str) -> np.ndarray:
     """Every event's treatment in ``experiment`` (None where the event does not carry it)."""
-    found = []
-    for assignments in events[ev.EXPERIMENTS].tolist():
-        try:
-            found.append(assignments.get(experiment))
-        except AttributeError:  # null or malformed "experiments"
-            found.append(None)
-    return np.asarray(found, dtype=object)
+    return np.asarray(
+        [a.get(experiment) if a.__class__ is dict else None for a in events[ev.EXPERIMENTS]],
+        dtype=object,
+    )
 
 
 def _experiments_in(events: pd.DataFrame, limit: int = 100_000) -> list[str]:
@@ -96,14 +93,19 @@ def _experiments_in(events: pd.DataFrame, limit: int = 100_000) -> list[str]:
     return sorted(names)
 
 
-def _recommenders(events: pd.DataFrame, treatment: np.ndarray) -> dict[str, str]:
-    """The recommender that served each treatment: the only one seen, or the list of them."""
-    served = pd.DataFrame({col.TREATMENT: treatment, col.RECOMMENDER: events[ev.RECOMMENDER]})
-    names: dict[str, str] = {}
-    for name, group in served.dropna().groupby(col.TREATMENT)[col.RECOMMENDER]:
-        counts = group.value_counts()
-        names[str(name)] = "+".join(str(r) for r in counts.index)
-    return names
+def _recommenders(events: pd.DataFrame, codes: np.ndarray, labels: np.ndarray) -> dict[str, str]:
+    """The recommender that served each treatment: the only one seen, or all of them joined by
+    ``+``, most frequent first (when the experiment analyzed is not the one that routes)."""
+    served, names = pd.factorize(events[ev.RECOMMENDER])
+    known = (served >= 0) & (codes >= 0)
+    pairs, counts = np.unique(
+        codes[known].astype(np.int64) * len(names) + served[known], return_counts=True
+    )
+    found: dict[str, list[tuple[int, str]]] = {}
+    for pair, count in zip(pairs, counts, strict=True):
+        treatment, recommender = divmod(int(pair), len(names))
+        found.setdefault(str(labels[treatment]), []).append((-int(count), str(names[recommender])))
+    return {t: "+".join(name for _, name in sorted(seen)) for t, seen in found.items()}
 
 
 def analyze(
@@ -140,8 +142,9 @@ def analyze(
     """
     if not 0 < alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, not {alpha}")
-    treatment = experiment_assignment(events, experiment)
-    carried = np.array([t is not None for t in treatment], dtype=bool)
+    codes, labels = pd.factorize(experiment_assignment(events, experiment))
+    labels = np.asarray([str(label) for label in labels], dtype=object)
+    carried = codes >= 0
     if not carried.any():
         known = ", ".join(_experiments_in(events)) or "none"
         raise DataError(
@@ -152,18 +155,18 @@ def analyze(
         ignored = int((~carried).sum())
         warnings.append(f"{ignored} events do not carry the experiment {experiment!r}: ignored")
         events = events.loc[carried].reset_index(drop=True)
-        treatment = treatment[carried]
-    treatment = treatment.astype(str)
+        codes = codes[carried]
 
-    found = sessionize_events(events, treatment)
+    found = sessionize_events(events, codes)
     sessions = found.table
+    sessions[col.TREATMENT] = labels[sessions[col.TREATMENT].to_numpy(dtype=np.int64)]
     if found.open_sessions:
         warnings.append(
             f"{found.open_sessions} sessions ({found.open_events} events) are not closed by a "
             f"'last' event and are not counted"
         )
     users = user_metrics(sessions)
-    observed = sorted({str(t) for t in np.unique(treatment)}, key=_treatment_order)
+    observed = sorted(labels, key=_treatment_order)
     names = treatment_names(len(configured)) if configured else []
     all_treatments = sorted(set(observed) | set(names), key=_treatment_order)
     user_counts = users[col.TREATMENT].value_counts()
@@ -174,11 +177,11 @@ def analyze(
             f"(users per treatment: {seen})"
         )
 
-    served = _recommenders(events, treatment)
+    served = _recommenders(events, codes, labels)
     for index, name in enumerate(names):
         served.setdefault(name, configured[index])
     session_counts = sessions[col.TREATMENT].value_counts()
-    event_counts = pd.Series(treatment).value_counts()
+    event_counts = dict(zip(labels, np.bincount(codes, minlength=len(labels)), strict=True))
     summary = pd.DataFrame(
         {
             col.TREATMENT: all_treatments,

@@ -37,6 +37,7 @@ from botify.errors import DataError
 PREFIX = "catalog"
 CURRENT_KEY = f"{PREFIX}:current"
 SEQ_KEY = f"{PREFIX}:seq"
+LOCK_KEY = f"{PREFIX}:lock"
 # Ids are stored and logged as 64-bit signed ints downstream (numpy, pandas).
 MAX_ID = 2**63 - 1
 CHUNK = 2000
@@ -173,13 +174,26 @@ def load_records(
     if digest is None:
         digest = hashlib.sha256(b"\n".join(encoded.values())).hexdigest()
 
-    current = client.get(CURRENT_KEY)
-    if current is not None:
-        current_digest = client.hget(version_key(current.decode(), "meta"), "digest")
-        if current_digest == digest.encode():
-            seconds = time.perf_counter() - started
-            return LoadResult(int(current), len(encoded), len(artists), False, seconds)
+    # Several instances starting together load the catalog once: the others find it current.
+    with client.lock(LOCK_KEY, timeout=600, blocking_timeout=600):
+        current = client.get(CURRENT_KEY)
+        if current is not None:
+            current_digest = client.hget(version_key(current.decode(), "meta"), "digest")
+            if current_digest == digest.encode():
+                seconds = time.perf_counter() - started
+                return LoadResult(int(current), len(encoded), len(artists), False, seconds)
+        version = _write_version(client, encoded, artists, source, digest)
+    return LoadResult(version, len(encoded), len(artists), True, time.perf_counter() - started)
 
+
+def _write_version(
+    client: redis.Redis,
+    encoded: dict[int, bytes],
+    artists: dict[str, list[int]],
+    source: str,
+    digest: str,
+) -> int:
+    """Write a complete new version, switch to it, let the previous one expire; its number."""
     version = int(client.incr(SEQ_KEY))
     keys = [version_key(version, part) for part in ("tracks", "artists", "meta")]
     pipe = client.pipeline(transaction=False)
@@ -207,7 +221,7 @@ def load_records(
         for part in ("tracks", "artists", "meta"):
             pipe.expire(version_key(previous.decode(), part), OLD_VERSION_TTL)
         pipe.execute()
-    return LoadResult(version, len(encoded), len(artists), True, time.perf_counter() - started)
+    return version
 
 
 @dataclass(frozen=True)
