@@ -1,0 +1,104 @@
+"""``botify train`` and ``botify evaluate`` end to end on small rotated logs."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from botify.cli import main
+from botify.training.synthetic import generate_events, write_event_log
+
+SMALL = ["--epochs", "2", "--seed", "5"]
+
+
+@pytest.fixture(scope="module")
+def small_logs(world, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("small-logs")
+    write_event_log(generate_events(world, 6000, rng=2), directory, lines_per_file=2500)
+    return directory
+
+
+def _read(path):
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_train_writes_every_artifact_and_evaluates(small_logs, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["train", "--logs", str(small_logs), "--out", str(out), *SMALL, "--evaluate"]) == 0
+    captured = capsys.readouterr()
+    assert "mse=" in captured.err and "loss=" in captured.err  # per-epoch progress
+    names = {p.name for p in out.iterdir()}
+    assert names == {
+        "top_tracks.jsonl",
+        "i2i_cooc.jsonl",
+        "ranker.jsonl",
+        "multidae.jsonl",
+        "als.jsonl",
+        "evaluation.json",
+    }
+    top = _read(out / "top_tracks.jsonl")
+    assert set(top[0]) == {"track", "score"}
+    assert [r["score"] for r in top] == sorted((r["score"] for r in top), reverse=True)
+    ranker = _read(out / "ranker.jsonl")
+    assert all(len(r["recommendations"]) == len(r["weights"]) == 100 for r in ranker)
+    assert all(set(r) == {"track", "recommendations"} for r in _read(out / "i2i_cooc.jsonl"))
+    for name in ("multidae", "als"):
+        rows = _read(out / f"{name}.jsonl")
+        assert all(set(r) == {"user", "tracks"} and len(r["tracks"]) == 50 for r in rows)
+    table = orjson.loads((out / "evaluation.json").read_bytes())
+    models = {(row["task"], row["model"]) for row in table}
+    assert ("next", "ranker_cosine") in models and ("user", "random") in models
+    assert "precision@10" in captured.out
+
+
+def test_train_is_deterministic_for_a_seed(small_logs, tmp_path):
+    args = ["--logs", str(small_logs), *SMALL, "--quiet", "--models", "ranker", "multidae"]
+    assert main(["train", "--out", str(tmp_path / "a"), *args]) == 0
+    assert main(["train", "--out", str(tmp_path / "b"), *args]) == 0
+    for name in ("ranker.jsonl", "multidae.jsonl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_evaluate_writes_the_table(small_logs, tmp_path, capsys):
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--logs", str(small_logs), "--out", str(out), *SMALL, "--quiet"]
+    assert main([*argv, "--k", "5", "--models", "i2i_cooc"]) == 0
+    assert [p.name for p in out.iterdir()] == ["evaluation.json"]
+    rows = orjson.loads((out / "evaluation.json").read_bytes())
+    assert {row["model"] for row in rows} == {"top_pop", "random", "i2i_cooc"}
+    assert all(row["k"] == 5 for row in rows)
+    assert "i2i_cooc" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no log files"),
+        (b"\n", "no events"),
+        (b"not json\n", "not JSON"),
+        (b'{"message": "next", "user": 1}\n', "missing field"),
+    ],
+    ids=["no-logs", "empty-logs", "bad-line", "missing-field"],
+)
+def test_bad_logs_give_a_clear_message_and_no_files(tmp_path, capsys, content, message):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    if content is not None:
+        (logs / "data.jsonl").write_bytes(content)
+    out = tmp_path / "out"
+    assert main(["train", "--logs", str(logs), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_missing_log_path_is_reported(tmp_path, capsys):
+    assert main(["evaluate", "--logs", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_too_few_sessions_for_a_holdout(world, tmp_path, capsys):
+    logs = tmp_path / "logs"
+    write_event_log(generate_events(world, 5, rng=3), logs)
+    assert main(["evaluate", "--logs", str(logs), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "holdout" in capsys.readouterr().err
