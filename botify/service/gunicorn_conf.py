@@ -46,6 +46,26 @@ control_socket_disable = True
 warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl has already been imported")
 
 
+def on_starting(server) -> None:
+    """Plain ``gunicorn`` (the Docker image): load the catalog and artifacts, check the config.
+
+    ``botify serve`` does the same itself before starting gunicorn, so its settings
+    (:data:`SETTINGS`) leave this hook out. A failure stops gunicorn with the message.
+    """
+    import sys
+
+    from botify.config import load_config
+    from botify.errors import BotifyError
+    from botify.service.startup import prepare
+
+    try:
+        prepare(load_config(), lambda line: server.log.info("botify: %s", line))
+    except BotifyError as exc:
+        print(f"botify: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    import botify.service.app  # noqa: F401  (imported once, before the workers fork)
+
+
 def post_fork(server, worker) -> None:
     """Remember a SIGTERM that arrives while the worker boots.
 

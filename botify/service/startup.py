@@ -1,0 +1,48 @@
+"""What the service does once, in the master process, before its workers start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
+    """Check Redis and the configuration, load ``TRACKS_CATALOG`` and ``ARTIFACTS``.
+
+    Done once in the master, before the workers start, so a mistake is one clear message.
+
+    Raises:
+        StoreUnavailable: Redis does not answer.
+        ConfigError: experiments or recommenders are misconfigured.
+        DataError: a data file is malformed.
+    """
+    import numpy as np
+    import redis
+
+    from botify.errors import StoreUnavailable
+    from botify.experiments import Experiments
+    from botify.recommenders.base import RecommenderContext
+    from botify.recommenders.registry import build_recommenders
+    from botify.store.artifacts import load_configured_artifacts
+    from botify.store.catalog import RedisCatalog, load_catalog
+    from botify.store.connection import connect, resolve_redis_url
+
+    url = resolve_redis_url(config)
+    client = connect(url)
+    try:
+        client.ping()
+        if config.get("TRACKS_CATALOG"):
+            result = load_catalog(client, config["TRACKS_CATALOG"])
+            state = "loaded" if result.changed else "already current"
+            say(f"catalog {config['TRACKS_CATALOG']}: {result.tracks} tracks ({state}, "
+                f"version {result.version}, {result.seconds:.2f} s)")
+        load_configured_artifacts(client, config.get("ARTIFACTS") or {}, log=say)
+        catalog = RedisCatalog(client)
+        if catalog.sync() is None:
+            say("no catalog in Redis yet: load one with `botify load catalog FILE` "
+                "(or set TRACKS_CATALOG); until then /next answers 404")
+        Experiments.from_config(config)
+        context = RecommenderContext(client, catalog, config, np.random.default_rng(0))
+        build_recommenders(config, context)
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"Redis at {url} does not answer: {exc}") from None

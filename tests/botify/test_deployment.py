@@ -1,0 +1,117 @@
+"""Deployment files: no Docker engine here, so the files are parsed and checked, and the image's
+entrypoint command is run as it is, with the project's gunicorn, against a real Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from botify.service import gunicorn_conf
+from botify.store.catalog import synthetic_records, write_records
+from botify.store.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip())
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def test_compose_services_ports_and_build(compose):
+    services = compose["services"]
+    assert set(services) == {"redis", "recommender", "nginx"}
+    recommender = services["recommender"]
+    assert recommender["build"] == "."
+    # Scalable with --scale: no fixed container name, no host port.
+    assert "container_name" not in recommender and "ports" not in recommender
+    assert recommender["environment"]["BOTIFY_REDIS_URL"] == "redis://redis:6379/0"
+    assert "5001" in [str(p) for p in recommender["expose"]]
+    assert services["nginx"]["ports"] == ["5001:5001"]
+    assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
+    assert services["recommender"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["redis"]["image"].startswith("redis:")
+
+
+def test_nginx_balances_the_replicas():
+    conf = (ROOT / "nginx.conf").read_text()
+    assert re.search(r"listen\s+5001;", conf)
+    assert re.search(r"server\s+recommender:5001\b", conf)
+    assert re.search(r"proxy_pass\s+http://botify;", conf)
+    idle = int(re.search(r"keepalive_timeout\s+(\d+)s;", conf).group(1))
+    assert idle < gunicorn_conf.keepalive, "nginx must drop idle upstream connections first"
+    assert conf.count("{") == conf.count("}")
+
+
+def test_dockerfile_base_user_and_entrypoint():
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    users = [arg for op, arg in instructions if op == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    for op, arg in instructions:
+        if op == "COPY":
+            for source in arg.split()[:-1]:
+                assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+    entrypoint = json.loads(dict(instructions)["ENTRYPOINT"])
+    assert entrypoint[0] == "gunicorn"
+    assert "python:botify.service.gunicorn_conf" in entrypoint
+
+
+def test_image_entrypoint_serves(redis_server, redis_client, tmp_path):
+    """The image's ENTRYPOINT, run as is: loads the catalog, serves, flushes its log on SIGTERM."""
+    entrypoint = json.loads(dict(dockerfile_instructions())["ENTRYPOINT"])
+    command = [str(Path(sys.executable).parent / entrypoint[0]), *entrypoint[1:]]
+    tracks = write_records(tmp_path / "tracks.jsonl", synthetic_records(50, 5, rng=0))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
+    env.update({
+        "BOTIFY_BIND": f"127.0.0.1:{port}",
+        "BOTIFY_WORKERS": "2",
+        "BOTIFY_REDIS_URL": redis_server.url,
+        "BOTIFY_TRACKS_CATALOG": str(tracks),
+        "BOTIFY_DATA_LOG_FILE": str(tmp_path / "log" / "data.jsonl"),
+    })
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        health = requests.get(f"{url}/health", timeout=5).json()
+        assert health["catalog"]["tracks"] == 50
+        for user in range(20):
+            body = {"track": 7, "time": 1.0}
+            response = requests.post(f"{url}/next/{user}", json=body, timeout=5)
+            assert response.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "50 tracks" in output
+    lines = (tmp_path / "log" / "data.jsonl").read_text().splitlines()
+    assert len(lines) == 20
