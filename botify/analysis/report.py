@@ -227,6 +227,24 @@ def _html_table(frame: pd.DataFrame, styled: bool) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def styled_effects(analysis: Analysis, metric: str | None = None):
+    """The effects as a pandas Styler, colored as in the course (for notebooks).
+
+    Args:
+        analysis: the analysis.
+        metric: show only this metric (the course showed ``mean_time_per_session``).
+    """
+    shown = analysis.effects[list(TABLE_COLUMNS)]
+    if metric is not None:
+        shown = shown[shown[col.METRIC] == metric]
+    return (
+        shown.style.format(precision=3)
+        .map(lambda v: _cell_style(col.EFFECT, v), subset=[col.EFFECT, col.LOWER, col.UPPER])
+        .map(lambda v: _cell_style(col.SIGNIFICANT, v),
+             subset=[col.SIGNIFICANT, col.SIGNIFICANT_HOLM])
+    )
+
+
 def write_report(analysis: Analysis, out: str | os.PathLike) -> list[Path]:
     """Write the whole report into ``out`` (created if needed), all or nothing.
 
