@@ -19,6 +19,7 @@ import numpy as np
 
 from sim.agents.base import Agent
 from sim.envs.session import Session, SessionStart
+from sim.threads import single_threaded_blas
 from sim.world.model import World
 
 
@@ -100,11 +101,12 @@ def run_episodes(
     users = np.empty(n, dtype=np.int64)
     rewards = np.empty(n, dtype=np.float64)
     steps = np.empty(n, dtype=np.int64)
-    for i, start in enumerate(starts):
-        session = play_episode(world, agent, start)
-        users[i] = session.user_id
-        rewards[i] = session.reward
-        steps[i] = session.steps
-        if progress is not None:
-            progress(1)
+    with single_threaded_blas():
+        for i, start in enumerate(starts):
+            session = play_episode(world, agent, start)
+            users[i] = session.user_id
+            rewards[i] = session.reward
+            steps[i] = session.steps
+            if progress is not None:
+                progress(1)
     return EpisodeResults(users, rewards, steps)

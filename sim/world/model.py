@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.errors import SimError
+from sim.threads import single_threaded_blas
 
 
 @dataclass(eq=False)
@@ -52,10 +53,13 @@ class World:
     session_budget: np.ndarray
     artist_gamma: np.ndarray
     interest_neighbours: np.ndarray
-    _index: dict[int, int] | None = field(default=None, repr=False)
-    _artist_offsets: np.ndarray | None = field(default=None, repr=False)
-    _artist_tracks: np.ndarray | None = field(default=None, repr=False)
-    _nearest: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
+    # Caches, built on first use (not copied by dataclasses.replace).
+    _index: dict[int, int] | None = field(default=None, init=False, repr=False)
+    _artist_offsets: np.ndarray | None = field(default=None, init=False, repr=False)
+    _artist_tracks: np.ndarray | None = field(default=None, init=False, repr=False)
+    _nearest: dict[tuple[int, int], np.ndarray] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def n_tracks(self) -> int:
@@ -128,11 +132,12 @@ class World:
         k = min(int(k), self.n_tracks)
         wanted = [int(t) for t in tracks]
         missing = sorted({t for t in wanted if (t, k) not in self._nearest})
-        for start in range(0, len(missing), _NEAREST_BATCH):
-            batch = missing[start : start + _NEAREST_BATCH]
-            scores = self.embeddings[batch] @ self.embeddings.T
-            for row, track in zip(scores, batch, strict=True):
-                self._nearest[(track, k)] = _top_k(row, k)
+        with single_threaded_blas():
+            for start in range(0, len(missing), _NEAREST_BATCH):
+                batch = missing[start : start + _NEAREST_BATCH]
+                scores = self.embeddings[batch] @ self.embeddings.T
+                for row, track in zip(scores, batch, strict=True):
+                    self._nearest[(track, k)] = _top_k(row, k)
         return [self._nearest[(t, k)] for t in wanted]
 
 
