@@ -1,29 +1,33 @@
-"""botify.training: offline models trained from the service's event logs, and their evaluation."""
+"""botify.training: offline models trained from the service's event logs, and their evaluation.
 
-from botify.training.als import ALS
-from botify.training.cooccurrence import Cooccurrence
-from botify.training.dataset import load_events, sessionize, split_by_time, transitions
-from botify.training.evaluation import evaluate, format_table
-from botify.training.multidae import MultiDAE
-from botify.training.pipeline import MODELS, TrainSettings, fit_models, run_evaluation, train
-from botify.training.popularity import TopTracks
-from botify.training.ranker import ContextualRanker
+Re-exports, loaded on first use so that ``botify`` commands that do not train skip importing torch.
+"""
 
-__all__ = [
-    "ALS",
-    "MODELS",
-    "ContextualRanker",
-    "Cooccurrence",
-    "MultiDAE",
-    "TopTracks",
-    "TrainSettings",
-    "evaluate",
-    "fit_models",
-    "format_table",
-    "load_events",
-    "run_evaluation",
-    "sessionize",
-    "split_by_time",
-    "train",
-    "transitions",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "ALS": "botify.training.als",
+    "ContextualRanker": "botify.training.ranker",
+    "Cooccurrence": "botify.training.cooccurrence",
+    "MultiDAE": "botify.training.multidae",
+    "TopTracks": "botify.training.popularity",
+    "MODELS": "botify.training.names",
+    "TrainSettings": "botify.training.pipeline",
+    "fit_models": "botify.training.pipeline",
+    "run_evaluation": "botify.training.pipeline",
+    "train": "botify.training.pipeline",
+    "evaluate": "botify.training.evaluation",
+    "format_table": "botify.training.evaluation",
+    "load_events": "botify.training.dataset",
+    "sessionize": "botify.training.dataset",
+    "split_by_time": "botify.training.dataset",
+    "transitions": "botify.training.dataset",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

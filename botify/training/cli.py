@@ -5,16 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from botify.training.dataset import load_events
-from botify.training.evaluation import format_table
-from botify.training.pipeline import (
-    MODELS,
-    TrainSettings,
-    run_evaluation,
-    train,
-    write_evaluation,
-)
-from botify.training.ranker import VARIANTS
+from botify.training.names import MODELS, RANKER_VARIANTS
+
+# The models (torch, implicit) are imported when a command runs, not when the parser is built.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +50,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ranker-variant",
-        choices=VARIANTS,
+        choices=RANKER_VARIANTS,
         default="dot",
         help="the ranker behind ranker.jsonl (default dot)",
     )
@@ -80,7 +73,9 @@ def _positive(text: str) -> int:
     return value
 
 
-def _settings(args: argparse.Namespace) -> TrainSettings:
+def _settings(args: argparse.Namespace):
+    from botify.training.pipeline import TrainSettings
+
     return TrainSettings(
         seed=args.seed,
         models=args.models,
@@ -91,6 +86,9 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from botify.training.dataset import load_events
+    from botify.training.pipeline import train
+
     settings = _settings(args)
     events = load_events(args.logs)
     written = train(events, args.out, settings)
@@ -102,12 +100,17 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from botify.training.dataset import load_events
+
     settings = _settings(args)
     _print_evaluation(args, settings, load_events(args.logs))
     return 0
 
 
-def _print_evaluation(args: argparse.Namespace, settings: TrainSettings, events) -> None:
+def _print_evaluation(args: argparse.Namespace, settings, events) -> None:
+    from botify.training.evaluation import format_table
+    from botify.training.pipeline import run_evaluation, write_evaluation
+
     results = run_evaluation(events, settings, k=args.k, test_fraction=args.test_fraction)
     print(format_table(results))
     path = write_evaluation(results, args.out)

@@ -27,16 +27,18 @@ from botify.training.cooccurrence import Cooccurrence
 from botify.training.dataset import sessionize, split_by_time, transitions
 from botify.training.evaluation import Scores, evaluate, to_json
 from botify.training.multidae import MultiDAE
+from botify.training.names import ALS as ALS_NAME
+from botify.training.names import (
+    EVALUATION_FILE,
+    I2I_COOC,
+    MODELS,
+    MULTIDAE,
+    RANKER,
+    RANKER_VARIANTS,
+    TOP_TRACKS,
+)
 from botify.training.popularity import TopTracks
-from botify.training.ranker import VARIANTS, ContextualRanker
-
-TOP_TRACKS = "top_tracks"
-I2I_COOC = "i2i_cooc"
-RANKER = "ranker"
-MULTIDAE = "multidae"
-ALS_NAME = "als"
-MODELS = (TOP_TRACKS, I2I_COOC, RANKER, MULTIDAE, ALS_NAME)
-EVALUATION_FILE = "evaluation.json"
+from botify.training.ranker import ContextualRanker
 
 
 @dataclass
@@ -73,9 +75,9 @@ class TrainSettings:
             raise DataError(
                 f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}"
             )
-        if self.ranker_variant not in VARIANTS:
+        if self.ranker_variant not in RANKER_VARIANTS:
             raise DataError(
-                f"unknown ranker variant {self.ranker_variant!r}; choose from {VARIANTS}"
+                f"unknown ranker variant {self.ranker_variant!r}; choose from {RANKER_VARIANTS}"
             )
         if self.epochs is not None and self.epochs < 1:
             raise DataError(f"epochs must be at least 1, got {self.epochs}")
@@ -200,7 +202,7 @@ def run_evaluation(
     )
     models = [m for m in settings.models if m != TOP_TRACKS]
     fit_settings = TrainSettings(**{**settings.__dict__, "models": models})
-    fitted = fit_models(train_part, fit_settings, ranker_variants=VARIANTS)
+    fitted = fit_models(train_part, fit_settings, ranker_variants=RANKER_VARIANTS)
     lists = {name: a for name, a in fitted.items() if isinstance(a, RecommendationLists)}
     return evaluate(train_part, test_part, lists, k=k, rng=np.random.default_rng(settings.seed))
 

@@ -21,9 +21,10 @@ from tqdm.auto import tqdm
 from botify.events import TIME
 from botify.training.artifacts import PER_TRACK, RecommendationLists
 from botify.training.dataset import NEXT, PREV, IdIndex
+from botify.training.names import RANKER_VARIANTS
 from botify.training.reproducibility import seeded
 
-VARIANTS = ("dot", "cosine")
+VARIANTS = RANKER_VARIANTS
 
 
 class _PairModel(nn.Module):
