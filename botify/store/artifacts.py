@@ -109,6 +109,11 @@ class LoadResult:
 # Parsing
 
 
+# Exact types (a bool is an int to isinstance, not here).
+_INT = {int}
+_NUMBER = {int, float}
+
+
 def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -116,6 +121,9 @@ def _is_id(value: Any) -> bool:
 def _id_list(value: Any, field_name: str) -> list[int]:
     if not isinstance(value, list):
         raise ValueError(f'"{field_name}" must be a list of track ids')
+    # The common case in one pass of builtins; the loop below only finds what to report.
+    if set(map(type, value)) <= _INT and (not value or min(value) >= 0):
+        return value
     for item in value:
         if not _is_id(item):
             raise ValueError(f'"{field_name}" must hold non-negative integer ids, got {item!r}')
@@ -159,7 +167,9 @@ def _parse_record(record: Any, kind: str | None) -> tuple[str, int, Any]:
         return found, record["track"], [tracks]
     if not isinstance(weights, list) or len(weights) != len(tracks):
         raise ValueError('"weights" must be a list with one number per recommendation')
-    return found, record["track"], [tracks, [_number(w, "weights") for w in weights]]
+    if not set(map(type, weights)) <= _NUMBER or not math.isfinite(sum(weights)):
+        weights = [_number(w, "weights") for w in weights]
+    return found, record["track"], [tracks, weights]
 
 
 def iter_artifact(path: str | os.PathLike) -> Iterator[tuple[str, int, Any]]:
