@@ -76,6 +76,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     for warning in analysis.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     print(effects_table(analysis))
+    for metric, fit in analysis.cuped.items():
+        print(f"CUPED {metric}: theta {fit.theta:.3g}, variance -{fit.variance_reduction:.1%}")
     write_report(analysis, args.out)
     print(f"report written to {args.out}")
     return 0

@@ -20,6 +20,7 @@ import pandas as pd
 
 from botify.analysis import columns as col
 from botify.analysis.analyze import Analysis
+from botify.errors import BotifyError
 
 EFFECTS_CSV = "effects.csv"
 EFFECTS_JSON = "effects.json"
@@ -250,12 +251,18 @@ def write_report(analysis: Analysis, out: str | os.PathLike) -> list[Path]:
 
     Returns:
         The files written.
+
+    Raises:
+        BotifyError: ``out`` cannot be created or written (a file, no permission).
     """
     from botify.analysis import plots  # matplotlib only when a report is drawn
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    except OSError as exc:
+        raise BotifyError(f"{out}: cannot write the report there ({exc.strerror})") from None
     try:
         effects = analysis.effects[list(col.ALL_EFFECT_COLUMNS)]
         effects.to_csv(staging / EFFECTS_CSV, index=False)

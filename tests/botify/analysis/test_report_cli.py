@@ -134,3 +134,11 @@ def test_aa_rate_follows_alpha():
     at_20 = aa_test(values, repetitions=400, alpha=0.20, rng=1)
     assert at_5.passed
     assert 0.16 <= at_20.rate() <= 0.24 and not at_20.passed
+
+
+def test_an_output_path_that_is_a_file_is_a_message(ab_logs, tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("not a directory")
+    assert run(["analyze", str(ab_logs["post"]), "--experiment", "AB", "--out", str(out)]) == 2
+    assert "cannot write the report" in capsys.readouterr().out
+    assert out.read_text() == "not a directory"
