@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "DATA_LOG_FILE": "log/data.jsonl",
     "DATA_LOG_MAX_BYTES": 100 * 1024 * 1024,
     "DATA_LOG_BACKUP_COUNT": 50,
+    # Seconds between a worker's checks of which catalog version is current (0: every request).
+    # While Redis is unreachable every request checks, and fails at once with a 503.
+    "CATALOG_CHECK_INTERVAL": 0.25,
     # Seconds a user's session state (heard, recommended, likes) lives in Redis after the last request.
     "SESSION_TTL": 3600,
     # Recommender instances: NAME -> {"type": ..., parameters...}.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask_restful import abort
 
 from botify.errors import DataError, StoreUnavailable
 from botify.service.schema import InvalidRequest
@@ -21,11 +21,30 @@ def unavailable_message(exc: BaseException) -> str:
     return f"the service's Redis is unreachable ({type(exc).__name__}: {exc}); retry later"
 
 
-def json_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the package's exceptions raised by a resource method into JSON HTTP errors.
+class _Throttle:
+    """Lets a message through at most once per ``seconds``."""
 
-    ``InvalidRequest`` -> its status (4xx); Redis failures -> 503; an empty catalog -> 503;
-    anything unexpected -> 500 with a generic message (the traceback goes to the server's log).
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._next = 0.0
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.seconds
+        return True
+
+
+_redis_warning = _Throttle(5.0)
+
+
+def json_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer the package's exceptions raised by a resource method with JSON HTTP errors.
+
+    ``InvalidRequest`` -> its status (4xx); Redis failures -> 503 (one warning line in the server
+    log every few seconds, no traceback); an empty catalog -> 503. Anything else propagates to
+    flask-restful, which answers a JSON 500 and logs the traceback.
     """
 
     @functools.wraps(method)
@@ -33,10 +52,12 @@ def json_errors(method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return method(*args, **kwargs)
         except InvalidRequest as exc:
-            abort(exc.status, message=exc.message)
+            return {"message": exc.message}, exc.status
         except (redis.RedisError, StoreUnavailable) as exc:
-            abort(503, message=unavailable_message(exc))
+            if _redis_warning.ready():
+                log.warning("Redis unreachable, answering 503: %s", exc)
+            return {"message": unavailable_message(exc)}, 503
         except DataError as exc:
-            abort(503, message=str(exc))
+            return {"message": str(exc)}, 503
 
     return wrapper

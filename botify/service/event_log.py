@@ -32,6 +32,16 @@ class _EventFormatter(logging.Formatter):
         return orjson.dumps(record.msg).decode()
 
 
+class _EventListener(QueueListener):
+    """Wraps each queued event dict in a LogRecord here, in the listener, not in the request."""
+
+    def dequeue(self, block: bool) -> Any:
+        event = self.queue.get(block)
+        if event is self._sentinel:
+            return event
+        return logging.LogRecord("botify.events", _LEVEL, "", 0, event, None, None)
+
+
 class EventLog:
     """Appends events to rotating JSON-lines files from a background listener.
 
@@ -49,13 +59,13 @@ class EventLog:
         )
         self._handler.setFormatter(_EventFormatter())
         self._queue: queue.Queue = queue.Queue()
-        self._listener: QueueListener | None = QueueListener(self._queue, self._handler)
+        self._listener: QueueListener | None = _EventListener(self._queue, self._handler)
         self._lock = threading.Lock()
         self._listener.start()
 
     def write(self, event: dict[str, Any]) -> None:
         """Queue one event (returns at once; the listener writes it)."""
-        self._queue.put_nowait(logging.LogRecord("botify.events", _LEVEL, "", 0, event, None, None))
+        self._queue.put_nowait(event)
 
     @property
     def closed(self) -> bool:

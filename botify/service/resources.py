@@ -54,7 +54,7 @@ class Track(_ServiceResource):
 
     def get(self, track: str) -> dict[str, Any]:
         track_id = parse_path_id(track, "track")
-        self.service.catalog.sync()
+        self.service.catalog.refresh()
         record = self.service.catalog.record(track_id)
         if record is None:
             raise InvalidRequest(f"track: {track_id} is not in the catalog", 404)
@@ -68,7 +68,7 @@ class _Play(_ServiceResource):
         user_id = parse_path_id(user, "user")
         report = PlayReport.parse(request.get_data(cache=False))
         catalog = self.service.catalog
-        catalog.sync()
+        catalog.refresh()
         if not catalog.contains(report.track):
             if not len(catalog):
                 raise InvalidRequest(

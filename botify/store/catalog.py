@@ -241,16 +241,38 @@ class RedisCatalog:
 
     Args:
         client: the Redis client.
+        check_interval: :meth:`refresh` asks Redis for the current version at most this often
+            (seconds; 0 means every call), unless the previous check failed.
 
     ``random_track``, ``artist_tracks`` and ``contains`` answer from the process's cache of the
     version last seen by :meth:`sync` (no round trip); :meth:`record` reads the record from Redis.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, check_interval: float = 0.0) -> None:
         self.client = client
+        self.check_interval = float(check_interval)
         self._snapshot = _EMPTY
         self._synced = False
+        self._next_check = 0.0
         self._lock = threading.Lock()
+
+    def refresh(self) -> int | None:
+        """:meth:`sync`, at most once per ``check_interval`` while Redis answers.
+
+        The request path calls this: a catalog switch is seen within ``check_interval``, and once a
+        check has failed (Redis unreachable) every call checks again, so requests fail fast until
+        Redis is back.
+
+        Raises:
+            redis.RedisError: Redis is unreachable.
+        """
+        now = time.monotonic()
+        if now < self._next_check:
+            return self._snapshot.version
+        self._next_check = 0.0  # until a check succeeds, every call checks
+        version = self.sync()
+        self._next_check = now + self.check_interval
+        return version
 
     def sync(self) -> int | None:
         """Ask Redis which version is current and refresh the cache if it changed.

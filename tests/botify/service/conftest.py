@@ -30,6 +30,8 @@ def service_config(redis_url: str, log_file, **extra) -> dict:
             "AA": ["random", "random"],
         },
         "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
+        # Every request checks the catalog version, so a test sees a reload at once.
+        "CATALOG_CHECK_INTERVAL": 0,
     }
     config.update(extra)
     return config

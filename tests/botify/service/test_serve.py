@@ -148,13 +148,17 @@ class RestartableRedis:
 
 def test_redis_down_fails_fast_and_recovers(tracks_file, tmp_path):
     redis_server = RestartableRedis(tmp_path / "redis").start()
-    config = {**CONFIG, "REDIS_URL": redis_server.url, "TRACKS_CATALOG": str(tracks_file)}
+    config = {**CONFIG, "REDIS_URL": redis_server.url, "TRACKS_CATALOG": str(tracks_file),
+              "CATALOG_CHECK_INTERVAL": 0.25}
     try:
         with ServeProcess(tmp_path / "serve", config) as server:
             session = requests.Session()
             body = {"track": 5, "time": 0.5}
             assert session.post(f"{server.url}/next/1", json=body, timeout=5).status_code == 200
             redis_server.stop()
+            # A worker notices at its next catalog check (at most CATALOG_CHECK_INTERVAL later);
+            # from then on every request checks, and fails fast.
+            time.sleep(0.3)
             for _ in range(4):  # both workers, new and pooled connections
                 started = time.perf_counter()
                 response = session.post(f"{server.url}/next/1", json=body, timeout=5)
@@ -174,6 +178,8 @@ def test_redis_down_fails_fast_and_recovers(tracks_file, tmp_path):
                 assert session.post(f"{server.url}/next/{user}", json=body, timeout=5).ok
         events = log_lines(server.workdir)
         assert len(events) == 11, "the refused requests must not be logged"
+        assert "Redis unreachable, answering 503" in server.output
+        assert "Traceback" not in server.output
     finally:
         if redis_server.process.poll() is None:
             redis_server.process.send_signal(signal.SIGTERM)
