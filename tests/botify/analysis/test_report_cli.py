@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from botify.analysis import cli, plots
 from botify.analysis import columns as col
+from botify.analysis import plots
 from botify.analysis.aa import aa_test
 from botify.analysis.sessions import sessionize_events, user_metrics
 from botify.analysis.synthetic import generate_events
-from botify.errors import BotifyError
+from botify.cli import main
 
 GOOD = (
     b'{"message": "last", "timestamp": 1, "user": 1, "track": 1, "time": 1.0, "latency": 0.1, '
@@ -27,15 +26,8 @@ REPORT_FILES = {
 
 
 def run(argv: list[str]) -> int:
-    """The analysis commands as ``botify.cli.main`` runs them: BotifyError -> message, exit 2."""
-    parser = argparse.ArgumentParser(prog="botify")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except BotifyError as exc:
-        print(f"botify {args.command}: error: {exc}")
-        return 2
+    """The real ``botify`` entry point (BotifyError -> one line on stderr, exit 2)."""
+    return main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +90,7 @@ def test_bad_input_is_a_message_and_writes_nothing(ab_logs, tmp_path, capsys, li
     out = tmp_path / "out"
     argv = ["analyze", str(logs), "--experiment", "AB", "--out", str(out), *extra]  # last wins
     assert run(argv) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
 
 
@@ -140,5 +132,5 @@ def test_an_output_path_that_is_a_file_is_a_message(ab_logs, tmp_path, capsys):
     out = tmp_path / "taken"
     out.write_text("not a directory")
     assert run(["analyze", str(ab_logs["post"]), "--experiment", "AB", "--out", str(out)]) == 2
-    assert "cannot write the report" in capsys.readouterr().out
+    assert "cannot write the report" in capsys.readouterr().err
     assert out.read_text() == "not a directory"
