@@ -83,7 +83,7 @@ class _ChunkPlayer:
 
     def __init__(self, world: World, config: SimConfig, name: str) -> None:
         self.world, self.config, self.name = world, config, name
-        self._remote: Agent | None = None
+        self._remote: RemoteAgent | None = None
 
     def agent(self, seed: np.random.SeedSequence) -> Agent:
         if self.name == "remote":
@@ -91,6 +91,11 @@ class _ChunkPlayer:
                 self._remote = make_agent("remote", self.world, self.config, seed)
             return self._remote
         return make_agent(self.name, self.world, self.config, seed)
+
+    def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
 
     def play(self, chunk: tuple, progress: Callable[[int], object] | None = None):
         index, starts, seed = chunk
@@ -157,9 +162,12 @@ def run_day(
                 bar.update(len(part))
         else:
             player = _ChunkPlayer(world, config, recommender)
-            for chunk in chunks:
-                index, part = player.play(chunk, bar.update)
-                results[index] = part
+            try:
+                for chunk in chunks:
+                    index, part = player.play(chunk, bar.update)
+                    results[index] = part
+            finally:
+                player.close()
     return EpisodeResults.concat([r for r in results if r is not None])
 
 
@@ -223,9 +231,8 @@ def _simulate(args: argparse.Namespace) -> int:
         raise SimError("the console recommender needs a person: use single, not multi")
     world = load_world(world_dir, config.user_defaults)
     if recommender == "remote":
-        probe = RemoteAgent(world, config.url, config.connect_timeout, config.read_timeout)
-        probe.check()
-        probe.close()
+        with RemoteAgent(world, config.url, config.connect_timeout, config.read_timeout) as probe:
+            probe.check()
     show = not args.no_progress and recommender != "console"
     print(
         f"world {world_dir}: {world.n_tracks} tracks, {world.n_users} users; recommender "
@@ -234,6 +241,7 @@ def _simulate(args: argparse.Namespace) -> int:
     )
     days: list[dict[str, float]] = []
     pool = None
+    world.track_index(int(world.track_ids[0]))  # build the id index once, before any fork
     if processes > 1:
         pool = multiprocessing.get_context("fork").Pool(
             processes, initializer=_init_worker, initargs=(world, config, recommender)

@@ -3,22 +3,19 @@
 A session of ``s`` steps makes ``s`` requests to ``POST /next/<user>``, the first carrying the first
 track with time 1.0 and each later one the track just played and its time, then one
 ``POST /last/<user>`` with the last track: ``s`` ``next`` events and one ``last`` event in the log.
-One keep-alive connection per agent (``requests.Session``), with connect and read timeouts; any
+One keep-alive connection per agent (:mod:`sim.agents.http`), with connect and read timeouts; any
 failure becomes a :class:`~sim.errors.SimError` that says what went wrong, never a traceback.
 """
 
 from __future__ import annotations
 
 import orjson
-import requests
-from requests.adapters import HTTPAdapter
 
 from sim.agents.base import AgentBase
+from sim.agents.http import HTTPFailure, KeepAliveClient
 from sim.envs.session import Session
 from sim.errors import SimError
 from sim.world.model import World
-
-_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class RemoteAgent(AgentBase):
@@ -29,6 +26,9 @@ class RemoteAgent(AgentBase):
         url: base URL of the service, e.g. ``http://localhost:5001``.
         connect_timeout: seconds to wait for a connection.
         read_timeout: seconds to wait for an answer.
+
+    Raises:
+        SimError: ``url`` is not an http(s) URL.
     """
 
     def __init__(
@@ -40,36 +40,36 @@ class RemoteAgent(AgentBase):
     ) -> None:
         self.world = world
         self.url = url.rstrip("/")
-        self.timeout = (connect_timeout, read_timeout)
-        self.http = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
-        self.http.mount("http://", adapter)
-        self.http.mount("https://", adapter)
-        self.http.headers.update(_HEADERS)
+        try:
+            self.http = KeepAliveClient(self.url, connect_timeout, read_timeout)
+        except ValueError as exc:
+            raise SimError(f"--url: {exc}") from None
+
+    def _request(self, method: str, path: str, body: dict[str, object] | None = None) -> bytes:
+        try:
+            status, data = self.http.request(
+                method, path, None if body is None else orjson.dumps(body)
+            )
+        except HTTPFailure as exc:
+            if exc.kind == "timeout":
+                raise SimError(
+                    f"the botify service at {self.url} did not answer {method} {path}: {exc}"
+                ) from None
+            raise SimError(
+                f"cannot reach the botify service at {self.url} ({method} {path}: {exc}): is it "
+                "running? start it with `botify serve`, or pass --url"
+            ) from None
+        if status != 200:
+            shown = "" if body is None else f" {orjson.dumps(body).decode()}"
+            raise SimError(
+                f"the botify service answered {status} to {method} {path}{shown}: "
+                f"{data.decode(errors='replace').strip()[:300]}"
+            )
+        return data
 
     def _post(self, path: str, body: dict[str, object]) -> dict[str, object]:
-        url = f"{self.url}{path}"
         try:
-            response = self.http.post(url, data=orjson.dumps(body), timeout=self.timeout)
-        except requests.Timeout:
-            raise SimError(
-                f"the botify service at {self.url} did not answer POST {path} within "
-                f"{self.timeout[1]:g} s"
-            ) from None
-        except requests.ConnectionError:
-            raise SimError(
-                f"cannot reach the botify service at {self.url} (POST {path}): is it running? "
-                "start it with `botify serve`, or pass --url"
-            ) from None
-        except requests.RequestException as exc:
-            raise SimError(f"POST {url} failed: {exc}") from None
-        if response.status_code != 200:
-            raise SimError(
-                f"the botify service answered {response.status_code} to POST {path} "
-                f"{body}: {response.text.strip()[:300]}"
-            )
-        try:
-            answer = orjson.loads(response.content)
+            answer = orjson.loads(self._request("POST", path, body))
         except orjson.JSONDecodeError:
             raise SimError(f"the botify service answered POST {path} with non-JSON") from None
         if not isinstance(answer, dict):
@@ -82,17 +82,7 @@ class RemoteAgent(AgentBase):
         Raises:
             SimError: it does not.
         """
-        try:
-            response = self.http.get(f"{self.url}/", timeout=self.timeout)
-        except requests.RequestException:
-            raise SimError(
-                f"cannot reach the botify service at {self.url}: is it running? "
-                "start it with `botify serve`, or pass --url"
-            ) from None
-        if response.status_code != 200:
-            raise SimError(
-                f"the botify service at {self.url} answered {response.status_code} to GET /"
-            )
+        self._request("GET", "/")
 
     def recommend(self, session: Session) -> int:
         """``POST /next/<user>`` with the track just played; the service's answer."""
@@ -121,3 +111,9 @@ class RemoteAgent(AgentBase):
     def close(self) -> None:
         """Close the connection."""
         self.http.close()
+
+    def __enter__(self) -> RemoteAgent:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

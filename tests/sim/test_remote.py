@@ -78,8 +78,9 @@ def _events(server):
 def test_remote_episodes_follow_the_course_protocol(service, small_world):
     world = small_world
     starts = plan_sessions(world, EPISODES, seed=21)
-    agent = Recording(RemoteAgent(world, service.url), world)
-    results = run_episodes(world, agent, starts)
+    with RemoteAgent(world, service.url) as remote:
+        agent = Recording(remote, world)
+        results = run_episodes(world, agent, starts)
     # first request of each session carries the first track with time 1.0
     firsts = [
         e for i, e in enumerate(agent.expected) if i == 0 or agent.expected[i - 1][0] == "last"
@@ -101,12 +102,12 @@ def test_remote_episodes_follow_the_course_protocol(service, small_world):
 
 
 def test_unreachable_service_is_a_clear_error(small_world):
-    agent = RemoteAgent(small_world, f"http://127.0.0.1:{free_port()}", connect_timeout=1)
     (start,) = plan_sessions(small_world, 1, seed=0)
-    with pytest.raises(SimError, match="cannot reach the botify service"):
-        run_episodes(small_world, agent, [start])
-    with pytest.raises(SimError, match="cannot reach"):
-        agent.check()
+    with RemoteAgent(small_world, f"http://127.0.0.1:{free_port()}", connect_timeout=1) as agent:
+        with pytest.raises(SimError, match="cannot reach the botify service"):
+            run_episodes(small_world, agent, [start])
+        with pytest.raises(SimError, match="cannot reach"):
+            agent.check()
 
 
 def test_service_error_is_a_clear_error(service, small_world):
@@ -115,8 +116,9 @@ def test_service_error_is_a_clear_error(service, small_world):
     # a world whose track ids the service's catalog does not have: the service answers 404
     shifted = replace(small_world, track_ids=small_world.track_ids + 10**9)
     (start,) = plan_sessions(shifted, 1, seed=0)
-    with pytest.raises(SimError, match="answered 404 .*not in the catalog"):
-        run_episodes(shifted, RemoteAgent(shifted, service.url), [start])
+    with RemoteAgent(shifted, service.url) as agent:
+        with pytest.raises(SimError, match="answered 404 .*not in the catalog"):
+            run_episodes(shifted, agent, [start])
 
 
 def _run_cli(*args):
