@@ -111,6 +111,7 @@ def fit_models(
     settings: TrainSettings,
     on_artifact: Callable[[str, Artifact], None] | None = None,
     ranker_variants: Sequence[str] | None = None,
+    fitted: dict[str, Any] | None = None,
 ) -> dict[str, Artifact]:
     """Fit the configured models on sessionized events.
 
@@ -120,6 +121,8 @@ def fit_models(
         on_artifact: called with each artifact as soon as its model is trained.
         ranker_variants: train the ranker in these variants, named ``ranker_<variant>`` (for the
             evaluation); by default only the configured variant, named ``ranker``.
+        fitted: if given, receives each fitted model object under its artifact's name (to look at
+            loss curves, save a model, ...).
 
     Returns:
         Artifact name to its ranking or lists.
@@ -127,7 +130,9 @@ def fit_models(
     artifacts: dict[str, Artifact] = {}
     pairs = transitions(sessions)
 
-    def done(name: str, artifact: Artifact) -> None:
+    def done(name: str, artifact: Artifact, model: Any) -> None:
+        if fitted is not None:
+            fitted[name] = model
         artifacts[name] = artifact
         _say(
             settings,
@@ -138,24 +143,27 @@ def fit_models(
 
     for name in settings.models:
         if name == TOP_TRACKS:
-            ranking = TopTracks().fit(sessions).ranking
-            assert ranking is not None
-            done(name, ranking)
+            popularity = TopTracks().fit(sessions)
+            done(name, popularity.ranking, popularity)
         elif name == I2I_COOC:
-            done(name, Cooccurrence(k=settings.track_k).fit(pairs).recommendations())
+            cooc = Cooccurrence(k=settings.track_k).fit(pairs)
+            done(name, cooc.recommendations(), cooc)
         elif name == RANKER:
             if pairs.empty:
                 raise DataError("the event logs hold no transitions (every session has one event)")
             if ranker_variants is None:
-                done(name, settings.make_ranker().fit(pairs).recommendations())
+                ranker = settings.make_ranker().fit(pairs)
+                done(name, ranker.recommendations(), ranker)
             else:
                 for variant in ranker_variants:
-                    model = settings.make_ranker(variant).fit(pairs)
-                    done(f"{name}_{variant}", model.recommendations())
+                    ranker = settings.make_ranker(variant).fit(pairs)
+                    done(f"{name}_{variant}", ranker.recommendations(), ranker)
         elif name == MULTIDAE:
-            done(name, _positive_or_error(settings.make_multidae().fit, sessions).recommendations())
+            dae = _positive_or_error(settings.make_multidae().fit, sessions)
+            done(name, dae.recommendations(), dae)
         elif name == ALS_NAME:
-            done(name, _positive_or_error(settings.make_als().fit, sessions).recommendations())
+            als = _positive_or_error(settings.make_als().fit, sessions)
+            done(name, als.recommendations(), als)
     return artifacts
 
 
@@ -166,10 +174,16 @@ def _positive_or_error(fit: Callable[[pd.DataFrame], Any], sessions: pd.DataFram
         raise DataError(f"the event logs cannot train this model: {exc}") from None
 
 
-def train(events: pd.DataFrame, out: str | os.PathLike, settings: TrainSettings) -> dict[str, Path]:
+def train(
+    events: pd.DataFrame,
+    out: str | os.PathLike,
+    settings: TrainSettings,
+    fitted: dict[str, Any] | None = None,
+) -> dict[str, Path]:
     """Train on all the events and write ``OUT/<name>.jsonl`` for each configured model.
 
-    Each file is written atomically as soon as its model is trained.
+    Each file is written atomically as soon as its model is trained. ``fitted`` receives the model
+    objects (see :func:`fit_models`).
 
     Returns:
         Artifact name to the file written.
@@ -180,7 +194,7 @@ def train(events: pd.DataFrame, out: str | os.PathLike, settings: TrainSettings)
     def write(name: str, artifact: Artifact) -> None:
         written[name] = write_jsonl(out / f"{name}.jsonl", artifact.records())
 
-    fit_models(sessionize(events), settings, on_artifact=write)
+    fit_models(sessionize(events), settings, on_artifact=write, fitted=fitted)
     return written
 
 

@@ -41,3 +41,11 @@ def log_dir(events, tmp_path_factory):
     directory = tmp_path_factory.mktemp("logs")
     write_event_log(events, directory, lines_per_file=N_EVENTS // 3 + 1)
     return directory
+
+
+@pytest.fixture(scope="session")
+def small_log_dir(world, tmp_path_factory):
+    """About 6,000 events as a rotated log, for the end-to-end runs."""
+    directory = tmp_path_factory.mktemp("small-logs")
+    write_event_log(generate_events(world, 6000, rng=2), directory, lines_per_file=2500)
+    return directory

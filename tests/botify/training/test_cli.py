@@ -11,20 +11,15 @@ from botify.training.synthetic import generate_events, write_event_log
 SMALL = ["--epochs", "2", "--seed", "5"]
 
 
-@pytest.fixture(scope="module")
-def small_logs(world, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("small-logs")
-    write_event_log(generate_events(world, 6000, rng=2), directory, lines_per_file=2500)
-    return directory
-
-
 def _read(path):
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
-def test_train_writes_every_artifact_and_evaluates(small_logs, tmp_path, capsys):
+def test_train_writes_every_artifact_and_evaluates(small_log_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["train", "--logs", str(small_logs), "--out", str(out), *SMALL, "--evaluate"]) == 0
+    assert (
+        main(["train", "--logs", str(small_log_dir), "--out", str(out), *SMALL, "--evaluate"]) == 0
+    )
     captured = capsys.readouterr()
     assert "mse=" in captured.err and "loss=" in captured.err  # per-epoch progress
     names = {p.name for p in out.iterdir()}
@@ -51,17 +46,17 @@ def test_train_writes_every_artifact_and_evaluates(small_logs, tmp_path, capsys)
     assert "precision@10" in captured.out
 
 
-def test_train_is_deterministic_for_a_seed(small_logs, tmp_path):
-    args = ["--logs", str(small_logs), *SMALL, "--quiet", "--models", "ranker", "multidae"]
+def test_train_is_deterministic_for_a_seed(small_log_dir, tmp_path):
+    args = ["--logs", str(small_log_dir), *SMALL, "--quiet", "--models", "ranker", "multidae"]
     assert main(["train", "--out", str(tmp_path / "a"), *args]) == 0
     assert main(["train", "--out", str(tmp_path / "b"), *args]) == 0
     for name in ("ranker.jsonl", "multidae.jsonl"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def test_evaluate_writes_the_table(small_logs, tmp_path, capsys):
+def test_evaluate_writes_the_table(small_log_dir, tmp_path, capsys):
     out = tmp_path / "eval"
-    argv = ["evaluate", "--logs", str(small_logs), "--out", str(out), *SMALL, "--quiet"]
+    argv = ["evaluate", "--logs", str(small_log_dir), "--out", str(out), *SMALL, "--quiet"]
     assert main([*argv, "--k", "5", "--models", "i2i_cooc"]) == 0
     assert [p.name for p in out.iterdir()] == ["evaluation.json"]
     rows = orjson.loads((out / "evaluation.json").read_bytes())
