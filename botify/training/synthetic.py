@@ -237,13 +237,16 @@ def write_event_log(
         EXPERIMENTS,
         RECOMMENDER,
     ]
-    records = events[columns].astype({RECOMMENDATION: object}).to_dict("records")
+    missing = events[RECOMMENDATION].isna().to_numpy()
+    recommendation = events[RECOMMENDATION].fillna(-1).to_numpy(dtype=np.int64).tolist()
+    values = [
+        [None if m else r for r, m in zip(recommendation, missing.tolist(), strict=True)]
+        if column == RECOMMENDATION
+        else events[column].tolist()
+        for column in columns
+    ]
     lines = [
-        orjson.dumps(
-            {k: (None if k == RECOMMENDATION and pd.isna(v) else v) for k, v in r.items()},
-            option=orjson.OPT_SERIALIZE_NUMPY,
-        )
-        for r in records
+        orjson.dumps(dict(zip(columns, row, strict=True))) for row in zip(*values, strict=True)
     ]
     size = lines_per_file or max(len(lines), 1)
     chunks = [lines[i : i + size] for i in range(0, len(lines), size)] or [[]]
