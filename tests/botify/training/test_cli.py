@@ -97,3 +97,26 @@ def test_too_few_sessions_for_a_holdout(world, tmp_path, capsys):
     write_event_log(generate_events(world, 5, rng=3), logs)
     assert main(["evaluate", "--logs", str(logs), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "holdout" in capsys.readouterr().err
+
+
+def test_artifacts_load_into_redis(small_log_dir, tmp_path, redis_client):
+    """What `botify train` writes is what `botify load recs` accepts (issue 5)."""
+    from botify.store.artifacts import ArtifactReader, load_artifact
+
+    out = tmp_path / "out"
+    assert main(["train", "--logs", str(small_log_dir), "--out", str(out), *SMALL, "--quiet"]) == 0
+    expected = {"top_tracks": "ranking", "i2i_cooc": "per_track", "ranker": "per_track"}
+    expected |= {"multidae": "per_user", "als": "per_user"}
+    for name, kind in expected.items():
+        result = load_artifact(redis_client, name, out / f"{name}.jsonl")
+        assert result.kind == kind
+        assert result.count == len((out / f"{name}.jsonl").read_bytes().splitlines())
+    reader = ArtifactReader(redis_client)
+    first = orjson.loads((out / "ranker.jsonl").read_bytes().splitlines()[0])
+    (entry,) = reader.entries("ranker", [first["track"]])
+    assert list(entry.tracks) == first["recommendations"]
+    assert entry.weights is not None and len(entry.weights) == len(entry.tracks)
+    assert reader.ranking("top_tracks").top(3).tolist() == [
+        orjson.loads(line)["track"]
+        for line in (out / "top_tracks.jsonl").read_bytes().splitlines()[:3]
+    ]
