@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +112,11 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
 
 
-def render_markdown(analysis: Analysis, figures: list[str]) -> str:
-    """The report as Markdown: warnings first, then treatments, effects and the figures."""
+def render_markdown(
+    analysis: Analysis, figures: list[str], extra: Mapping[str, pd.DataFrame] | None = None
+) -> str:
+    """The report as Markdown: warnings first, then treatments, effects, ``extra`` tables (title
+    to table) and the figures."""
     lines = [f"# A/B report: {analysis.experiment}", ""]
     for warning in analysis.warnings:
         prefix = "**WARNING**" if "MISMATCH" in warning else "Note"
@@ -143,6 +147,8 @@ def render_markdown(analysis: Analysis, figures: list[str]) -> str:
     reasons = analysis.effects[analysis.effects[col.REASON] != ""]
     for _, row in reasons.iterrows():
         lines.append(f"- {row[col.TREATMENT]} / {row[col.METRIC]}: {row[col.REASON]}")
+    for title, table in (extra or {}).items():
+        lines += ["", f"## {title}", "", _markdown_table(table)]
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in figures]
     return "\n".join(lines) + "\n"
@@ -173,7 +179,9 @@ def _cell_style(column: str, value: object) -> str:
     return ""
 
 
-def render_html(analysis: Analysis, figures: list[str]) -> str:
+def render_html(
+    analysis: Analysis, figures: list[str], extra: Mapping[str, pd.DataFrame] | None = None
+) -> str:
     """The report as a self-contained HTML page (figures referenced next to it)."""
     esc = html.escape
     parts = [
@@ -209,6 +217,9 @@ def render_html(analysis: Analysis, figures: list[str]) -> str:
         parts.append(f"<h2>CUPED</h2><ul>{items}</ul>")
     parts.append("<h2>Effects</h2>")
     parts.append(_html_table(analysis.effects[list(TABLE_COLUMNS)], styled=True))
+    for title, table in (extra or {}).items():
+        parts.append(f"<h2>{esc(title)}</h2>")
+        parts.append(_html_table(table, styled=False))
     parts.append("<h2>Figures</h2>")
     parts += [f'<p><img src="{esc(name)}" alt="{esc(name)}"></p>' for name in figures]
     parts.append("</body></html>")
@@ -246,8 +257,14 @@ def styled_effects(analysis: Analysis, metric: str | None = None):
     )
 
 
-def write_report(analysis: Analysis, out: str | os.PathLike) -> list[Path]:
+def write_report(
+    analysis: Analysis,
+    out: str | os.PathLike,
+    extra: Mapping[str, pd.DataFrame] | None = None,
+) -> list[Path]:
     """Write the whole report into ``out`` (created if needed), all or nothing.
+
+    ``extra`` adds titled tables to ``report.md`` and ``report.html`` (e.g. the oracle comparison).
 
     Returns:
         The files written.
@@ -287,8 +304,8 @@ def write_report(analysis: Analysis, out: str | os.PathLike) -> list[Path]:
             plots.save(fig, staging / name)
             figures.append(name)
 
-        (staging / REPORT_MD).write_text(render_markdown(analysis, figures), encoding="utf-8")
-        (staging / REPORT_HTML).write_text(render_html(analysis, figures), encoding="utf-8")
+        (staging / REPORT_MD).write_text(render_markdown(analysis, figures, extra), encoding="utf-8")
+        (staging / REPORT_HTML).write_text(render_html(analysis, figures, extra), encoding="utf-8")
         written = []
         for file in sorted(staging.iterdir()):
             target = out / file.name

@@ -1,0 +1,158 @@
+"""``botify serve`` as a child process: start it, reload its workers, stop it.
+
+Used by ``botify experiment`` (and the tests) to run the real service, gunicorn and all, beside the
+code that drives it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+from botify.errors import BotifyError
+from botify.store.redis_server import free_port
+
+
+class ServiceProcess:
+    """``botify serve`` on a free loopback port, configured by ``workdir/config.json``.
+
+    Args:
+        workdir: the service's working directory (its config file lives there; relative paths in
+            the config, such as ``DATA_LOG_FILE``, are relative to it).
+        config: the config.json content.
+        redis_url: the Redis to use (else ``botify serve`` starts its own).
+        workers: gunicorn worker processes.
+        quiet: send the service's own output to ``workdir/serve.log`` instead of the terminal.
+    """
+
+    def __init__(
+        self,
+        workdir: str | os.PathLike,
+        config: Mapping[str, Any],
+        redis_url: str | None = None,
+        workers: int = 2,
+        quiet: bool = True,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.workers = workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
+        self.env.pop("REDIS_URL", None)
+        if redis_url:
+            self.env["REDIS_URL"] = redis_url
+        self.quiet = quiet
+        self.process: subprocess.Popen | None = None
+        self.write_config(config)
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        """Write ``config.json`` (atomically); workers read it when they start."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        tmp = self.workdir / "config.json.tmp"
+        tmp.write_text(json.dumps(config, indent=2))
+        tmp.replace(self.workdir / "config.json")
+
+    def start(self, timeout: float = 60) -> ServiceProcess:
+        """Start the service and wait until it answers ``GET /``.
+
+        Raises:
+            BotifyError: it exited or did not answer in time (with its output).
+        """
+        args = [sys.executable, "-m", "botify.service.cli", "--port", str(self.port),
+                "--workers", str(self.workers)]
+        output = open(self.workdir / "serve.log", "ab") if self.quiet else None  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                args, cwd=self.workdir, env=self.env, stdout=output, stderr=output
+            )
+        finally:
+            if output is not None:
+                output.close()
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise BotifyError(f"botify serve exited at start; see {self._log_hint()}")
+            try:
+                if requests.get(self.url + "/", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise BotifyError(f"botify serve did not answer within {timeout:.0f} s; see {self._log_hint()}")
+
+    def _log_hint(self) -> str:
+        return str(self.workdir / "serve.log") if self.quiet else "its output above"
+
+    def worker_pids(self) -> set[int]:
+        """The pids of the gunicorn workers (children of the service process)."""
+        if self.process is None:
+            return set()
+        try:
+            return {child.pid for child in psutil.Process(self.process.pid).children()}
+        except psutil.NoSuchProcess:
+            return set()
+
+    def reload(self, config: Mapping[str, Any], timeout: float = 60) -> None:
+        """Switch to ``config`` without stopping the service.
+
+        Writes the new config and sends SIGHUP: gunicorn starts new workers, which read it, and
+        stops the old ones gracefully (each flushes its event log). Returns when only new workers
+        are left and the service answers.
+
+        Raises:
+            BotifyError: the old workers did not go away in time.
+        """
+        assert self.process is not None, "start() first"
+        old = self.worker_pids()
+        self.write_config(config)
+        self.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            current = self.worker_pids()
+            if not current & old and len(current) >= self.workers:
+                self._wait_ready(max(1.0, deadline - time.monotonic()))
+                return
+            time.sleep(0.1)
+        raise BotifyError(f"botify serve did not reload its workers within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM (graceful: every accepted event is flushed), wait, kill if it hangs.
+
+        Returns:
+            The exit status (0 if it was not running).
+        """
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                child.kill()
+            self.process.kill()
+            self.process.wait()
+        status = self.process.returncode
+        self.process = None
+        return status
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
