@@ -27,7 +27,14 @@ DAY1_EXPERIMENT = "COLD_START"
 DAY1_RECOMMENDERS = ("random", "sticky_artist")
 DAY2_EXPERIMENT = "RECOMMENDERS"
 DAY2_RECOMMENDERS = (
-    "sticky_artist", "top_pop", "indexed", "contextual", "i2i", "favorites", "hybrid", "random",
+    "sticky_artist",
+    "top_pop",
+    "indexed",
+    "contextual",
+    "i2i",
+    "favorites",
+    "hybrid",
+    "random",
 )
 TRAINED = ("top_tracks", "i2i_cooc", "ranker", "multidae")
 
@@ -62,8 +69,9 @@ class ExperimentSettings:
 
     def quick(self) -> ExperimentSettings:
         """A small run (about a minute) with the same steps."""
-        return replace(self, tracks=5_000, users=2_000, day1_sessions=2_000, day2_sessions=4_000,
-                       epochs=3)
+        return replace(
+            self, tracks=5_000, users=2_000, day1_sessions=2_000, day2_sessions=4_000, epochs=3
+        )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -80,15 +88,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--worlds", type=Path, default=defaults.worlds, help="worlds directory")
     parser.add_argument("--day1-sessions", type=int, help="sessions on day 1")
     parser.add_argument("--day2-sessions", type=int, help="sessions on day 2")
-    parser.add_argument("--processes", type=int, default=defaults.processes,
-                        help="simulator processes (2)")
+    parser.add_argument(
+        "--processes", type=int, default=defaults.processes, help="simulator processes (2)"
+    )
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``botify experiment``."""
-    settings = ExperimentSettings(seed=args.seed, out=args.out, worlds=args.worlds,
-                                  processes=args.processes)
+    settings = ExperimentSettings(
+        seed=args.seed, out=args.out, worlds=args.worlds, processes=args.processes
+    )
     if args.quick:
         settings = settings.quick()
     for name in ("day1_sessions", "day2_sessions"):
@@ -131,26 +141,35 @@ def run_experiment(settings: ExperimentSettings) -> Path:
     service = None
     try:
         redis.start()
-        day1 = _service_config(recommenders, DAY1_EXPERIMENT, DAY1_RECOMMENDERS, world_dir,
-                               out / "logs" / "day1")
-        service = ServiceProcess(out / "service", day1, redis_url=redis.url,
-                                 workers=settings.workers).start()
+        day1 = _service_config(
+            recommenders, DAY1_EXPERIMENT, DAY1_RECOMMENDERS, world_dir, out / "logs" / "day1"
+        )
+        service = ServiceProcess(
+            out / "service", day1, redis_url=redis.url, workers=settings.workers
+        ).start()
         print(f"botify serve at {service.url} (Redis {redis.url}); log in {out / 'service'}")
 
-        _step(3, f"day 1, cold start: {settings.day1_sessions} sessions on "
-                 f"{' and '.join(DAY1_RECOMMENDERS)}")
+        _step(
+            3,
+            f"day 1, cold start: {settings.day1_sessions} sessions on "
+            f"{' and '.join(DAY1_RECOMMENDERS)}",
+        )
         simulate_day(settings, world_dir, service.url, day=1, sessions=settings.day1_sessions)
 
         _step(4, "training on day 1's logs, loading the models into the running service")
-        day2 = _service_config(recommenders, DAY2_EXPERIMENT, DAY2_RECOMMENDERS, world_dir,
-                               out / "logs" / "day2")
+        day2 = _service_config(
+            recommenders, DAY2_EXPERIMENT, DAY2_RECOMMENDERS, world_dir, out / "logs" / "day2"
+        )
         # Switching the experiment restarts the workers (not the service): the old ones flush
         # day 1's log first, so training sees every event.
         service.reload(day2)
         train_and_load(settings, out / "logs" / "day1", out / "models", connect(redis.url))
 
-        _step(5, f"day 2, the A/B test: {settings.day2_sessions} sessions, "
-                 f"{len(DAY2_RECOMMENDERS)} treatments, control {DAY2_RECOMMENDERS[0]}")
+        _step(
+            5,
+            f"day 2, the A/B test: {settings.day2_sessions} sessions, "
+            f"{len(DAY2_RECOMMENDERS)} treatments, control {DAY2_RECOMMENDERS[0]}",
+        )
         simulate_day(settings, world_dir, service.url, day=2, sessions=settings.day2_sessions)
         service.stop()  # flushes day 2's log
         service = None
@@ -178,8 +197,9 @@ def _recommender_configs(config) -> dict:
     return configured
 
 
-def _service_config(recommenders: dict, experiment: str, names: tuple[str, ...],
-                    world_dir: Path, log_dir: Path) -> dict:
+def _service_config(
+    recommenders: dict, experiment: str, names: tuple[str, ...], world_dir: Path, log_dir: Path
+) -> dict:
     return {
         "TRACKS_CATALOG": str((world_dir / "tracks.jsonl").resolve()),
         "ARTIFACTS": {},
@@ -197,8 +217,12 @@ def prepare_world(settings: ExperimentSettings) -> Path:
 
     world_dir = settings.worlds / f"seed{settings.seed}-{settings.tracks}x{settings.users}"
     marker = world_dir / "world.json"
-    recipe = {"seed": settings.seed, "tracks": settings.tracks, "users": settings.users,
-              "params": asdict(WorldParams())}
+    recipe = {
+        "seed": settings.seed,
+        "tracks": settings.tracks,
+        "users": settings.users,
+        "params": asdict(WorldParams()),
+    }
     recipe = json.loads(json.dumps(recipe))  # tuples as lists, as read back
     if marker.exists() and json.loads(marker.read_text()) == recipe:
         print(f"reusing {world_dir}")
@@ -211,17 +235,35 @@ def prepare_world(settings: ExperimentSettings) -> Path:
     return world_dir
 
 
-def simulate_day(settings: ExperimentSettings, world_dir: Path, url: str, day: int,
-                 sessions: int) -> None:
+def simulate_day(
+    settings: ExperimentSettings, world_dir: Path, url: str, day: int, sessions: int
+) -> None:
     """Play a day of remote sessions against the service (the simulator's own command line).
 
     Raises:
         BotifyError: the simulator failed.
     """
-    mode = ["multi", "--processes", str(settings.processes)] if settings.processes > 1 else ["single"]
-    args = [sys.executable, "-m", "sim.run", "--episodes", str(sessions),
-            "--seed", str(day_seed(settings, day)), "--world", str(world_dir), "--url", url,
-            "--days", "1", *mode, "--recommender", "remote"]
+    mode = (
+        ["multi", "--processes", str(settings.processes)] if settings.processes > 1 else ["single"]
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "sim.run",
+        "--episodes",
+        str(sessions),
+        "--seed",
+        str(day_seed(settings, day)),
+        "--world",
+        str(world_dir),
+        "--url",
+        url,
+        "--days",
+        "1",
+        *mode,
+        "--recommender",
+        "remote",
+    ]
     status = subprocess.call(args)
     if status != 0:
         raise BotifyError(f"the simulator failed on day {day} (exit status {status})")
@@ -240,8 +282,9 @@ def train_and_load(settings: ExperimentSettings, logs: Path, models: Path, clien
 
     events = read_events([logs])
     print(f"{len(events)} events from {logs}")
-    written = train(events, models, TrainSettings(seed=settings.seed, models=TRAINED,
-                                                  epochs=settings.epochs))
+    written = train(
+        events, models, TrainSettings(seed=settings.seed, models=TRAINED, epochs=settings.epochs)
+    )
     for name, path in written.items():
         result = load_artifact(client, name, path)
         print(f"loaded {name}: {result}")

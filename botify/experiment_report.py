@@ -32,7 +32,9 @@ def oracle_session_times(world_dir: Path, sessions: int, seed: int) -> pd.Series
     return frame.groupby(col.USER)[col.TIME].mean()
 
 
-def against_oracle(users: pd.DataFrame, treatments: pd.DataFrame, oracle: pd.Series) -> pd.DataFrame:
+def against_oracle(
+    users: pd.DataFrame, treatments: pd.DataFrame, oracle: pd.Series
+) -> pd.DataFrame:
     """Each treatment's mean session time next to the oracle's on the same users.
 
     Args:
@@ -50,20 +52,23 @@ def against_oracle(users: pd.DataFrame, treatments: pd.DataFrame, oracle: pd.Ser
         both = group[group[col.USER].isin(oracle.index)]
         mean = float(both[col.MEAN_TIME_PER_SESSION].mean()) if len(both) else np.nan
         ceiling = float(oracle.loc[both[col.USER]].mean()) if len(both) else np.nan
-        rows.append({
-            col.TREATMENT: treatment,
-            col.RECOMMENDER: served.get(treatment, ""),
-            "users": len(both),
-            col.MEAN_TIME_PER_SESSION: round(mean, 3),
-            "oracle": round(ceiling, 3),
-            "percent_of_oracle": round(100 * mean / ceiling, 1) if ceiling else np.nan,
-        })
+        rows.append(
+            {
+                col.TREATMENT: treatment,
+                col.RECOMMENDER: served.get(treatment, ""),
+                "users": len(both),
+                col.MEAN_TIME_PER_SESSION: round(mean, 3),
+                "oracle": round(ceiling, 3),
+                "percent_of_oracle": round(100 * mean / ceiling, 1) if ceiling else np.nan,
+            }
+        )
     table = pd.DataFrame(rows)
     return table.sort_values("percent_of_oracle", ascending=False, ignore_index=True)
 
 
-def report_day2(settings, world_dir: Path, out: Path, experiment: str,
-                recommenders: tuple[str, ...]) -> pd.DataFrame:
+def report_day2(
+    settings, world_dir: Path, out: Path, experiment: str, recommenders: tuple[str, ...]
+) -> pd.DataFrame:
     """Analyze day 2's logs, write the report into ``out`` and print the tables.
 
     Returns:
@@ -74,8 +79,9 @@ def report_day2(settings, world_dir: Path, out: Path, experiment: str,
     from botify.events import read_events
     from botify.experiment import day_seed
 
-    analysis = analyze(read_events([out / "logs" / "day2"]), experiment,
-                       configured=list(recommenders))
+    analysis = analyze(
+        read_events([out / "logs" / "day2"]), experiment, configured=list(recommenders)
+    )
     oracle = oracle_session_times(world_dir, settings.day2_sessions, day_seed(settings, 2))
     table = against_oracle(analysis.users, analysis.treatments, oracle)
     write_report(analysis, out, extra={ORACLE_TITLE: table})

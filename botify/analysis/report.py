@@ -304,7 +304,8 @@ def write_report(
             plots.save(fig, staging / name)
             figures.append(name)
 
-        (staging / REPORT_MD).write_text(render_markdown(analysis, figures, extra), encoding="utf-8")
+        markdown = render_markdown(analysis, figures, extra)
+        (staging / REPORT_MD).write_text(markdown, encoding="utf-8")
         (staging / REPORT_HTML).write_text(render_html(analysis, figures, extra), encoding="utf-8")
         written = []
         for file in sorted(staging.iterdir()):

@@ -68,8 +68,15 @@ class ServiceProcess:
         Raises:
             BotifyError: it exited or did not answer in time (with its output).
         """
-        args = [sys.executable, "-m", "botify.service.cli", "--port", str(self.port),
-                "--workers", str(self.workers)]
+        args = [
+            sys.executable,
+            "-m",
+            "botify.service.cli",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+        ]
         output = open(self.workdir / "serve.log", "ab") if self.quiet else None  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
@@ -93,7 +100,9 @@ class ServiceProcess:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise BotifyError(f"botify serve did not answer within {timeout:.0f} s; see {self._log_hint()}")
+        raise BotifyError(
+            f"botify serve did not answer within {timeout:.0f} s; see {self._log_hint()}"
+        )
 
     def _log_hint(self) -> str:
         return str(self.workdir / "serve.log") if self.quiet else "its output above"

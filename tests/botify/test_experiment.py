@@ -1,4 +1,4 @@
-"""``botify experiment`` (``make demo``): the whole loop on a small world, and what it leaves behind."""
+"""``botify experiment`` (``make demo``): the loop on a small world, and what it leaves behind."""
 
 import json
 
@@ -17,8 +17,9 @@ def _children() -> set[int]:
 def test_quick_loop_writes_the_report_and_stops_everything(tmp_path, capsys):
     before = _children()
     settings = ExperimentSettings(out=tmp_path / "results", worlds=tmp_path / "worlds").quick()
-    settings = ExperimentSettings(**{**settings.__dict__, "day1_sessions": 600,
-                                     "day2_sessions": 1200, "epochs": 1})
+    settings = ExperimentSettings(
+        **{**settings.__dict__, "day1_sessions": 600, "day2_sessions": 1200, "epochs": 1}
+    )
     out = run_experiment(settings)
 
     for name in ("report.md", "report.html", "results.png", "effects.csv", "oracle.csv"):
@@ -43,8 +44,13 @@ def test_quick_loop_writes_the_report_and_stops_everything(tmp_path, capsys):
 
 
 def test_against_oracle_on_a_hand_made_example():
-    users = pd.DataFrame({"user": [1, 2, 3, 4], "treatment": ["C", "C", "T1", "T1"],
-                          "mean_time_per_session": [2.0, 4.0, 1.0, 1.0]})
+    users = pd.DataFrame(
+        {
+            "user": [1, 2, 3, 4],
+            "treatment": ["C", "C", "T1", "T1"],
+            "mean_time_per_session": [2.0, 4.0, 1.0, 1.0],
+        }
+    )
     treatments = pd.DataFrame({"treatment": ["C", "T1"], "recommender": ["a", "b"]})
     oracle = pd.Series([10.0, 10.0, 5.0, 5.0], index=[1, 2, 3, 4])
     table = against_oracle(users, treatments, oracle).set_index("treatment")
