@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--tracks", type=int, default=50_000)
     parser.add_argument("--groups", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="PyTorch and ALS threads")
     parser.add_argument("--evaluate", action="store_true")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args()
@@ -51,7 +52,7 @@ def main() -> int:
         sessions = sessionize(events)
         stages["sessionize"] = time.perf_counter() - started
 
-        settings = TrainSettings(seed=args.seed, progress=not args.quiet)
+        settings = TrainSettings(seed=args.seed, threads=args.threads, progress=not args.quiet)
         clock = [time.perf_counter()]
 
         def written(name, artifact) -> None:

@@ -63,6 +63,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=0.2,
         help="share of the newest events held out for evaluation (default 0.2)",
     )
+    parser.add_argument(
+        "--threads", type=_positive, default=2, help="PyTorch and ALS threads (default 2)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -81,6 +84,7 @@ def _settings(args: argparse.Namespace):
         models=args.models,
         epochs=args.epochs,
         ranker_variant=args.ranker_variant,
+        threads=args.threads,
         progress=not args.quiet,
     )
 

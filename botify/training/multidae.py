@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from botify.events import TRACK, USER
 from botify.training.artifacts import PER_USER, RecommendationLists
 from botify.training.dataset import POSITIVE_THRESHOLD, IdIndex, interaction_matrix
-from botify.training.reproducibility import seeded
+from botify.training.reproducibility import TORCH_THREADS, seeded
 
 
 class _AutoEncoder(nn.Module):
@@ -69,6 +69,7 @@ class MultiDAE:
         exclude_seen: leave a user's own positives out of their list (off: in the simulator users
             come back to the tracks they like, and the Indexed recommender skips repeats itself).
         seed: seeds the initialization, the dropout and the shuffling.
+        threads: PyTorch threads.
         progress: show a progress bar with the loss of each epoch.
     """
 
@@ -85,6 +86,7 @@ class MultiDAE:
         threshold: float = POSITIVE_THRESHOLD,
         exclude_seen: bool = False,
         seed: int = 0,
+        threads: int = TORCH_THREADS,
         progress: bool = True,
     ) -> None:
         self.hidden = hidden
@@ -98,6 +100,7 @@ class MultiDAE:
         self.threshold = threshold
         self.exclude_seen = exclude_seen
         self.seed = seed
+        self.threads = threads
         self.progress = progress
         self.users: IdIndex | None = None
         self.tracks: IdIndex | None = None
@@ -113,7 +116,7 @@ class MultiDAE:
         Raises:
             ValueError: no event is a positive.
         """
-        rng = seeded(self.seed)
+        rng = seeded(self.seed, self.threads)
         positive = events[events["time"] > self.threshold]
         if positive.empty:
             raise ValueError(f"no listen above {self.threshold}: nothing to learn from")

@@ -55,6 +55,7 @@ class TrainSettings:
         ranker: extra keyword arguments of :class:`ContextualRanker`.
         multidae: extra keyword arguments of :class:`MultiDAE`.
         als: extra keyword arguments of :class:`ALS`.
+        threads: PyTorch and ALS threads.
         progress: show progress bars and per-model lines on stderr.
     """
 
@@ -67,6 +68,7 @@ class TrainSettings:
     ranker: dict[str, Any] = field(default_factory=dict)
     multidae: dict[str, Any] = field(default_factory=dict)
     als: dict[str, Any] = field(default_factory=dict)
+    threads: int = 2
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -79,11 +81,13 @@ class TrainSettings:
             raise DataError(
                 f"unknown ranker variant {self.ranker_variant!r}; choose from {RANKER_VARIANTS}"
             )
+        if self.threads < 1:
+            raise DataError(f"threads must be at least 1, got {self.threads}")
         if self.epochs is not None and self.epochs < 1:
             raise DataError(f"epochs must be at least 1, got {self.epochs}")
 
     def _torch_kwargs(self, extra: dict[str, Any]) -> dict[str, Any]:
-        kwargs = {"seed": self.seed, "progress": self.progress}
+        kwargs = {"seed": self.seed, "threads": self.threads, "progress": self.progress}
         if self.epochs is not None:
             kwargs["epochs"] = self.epochs
         return {**kwargs, **extra}
@@ -100,6 +104,7 @@ class TrainSettings:
     def make_als(self) -> ALS:
         """The ALS model as configured."""
         kwargs = {"k": self.user_k, "seed": self.seed, "progress": self.progress}
+        kwargs["threads"] = self.threads
         return ALS(**{**kwargs, **self.als})
 
 

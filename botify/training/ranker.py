@@ -22,7 +22,7 @@ from botify.events import TIME
 from botify.training.artifacts import PER_TRACK, RecommendationLists
 from botify.training.dataset import NEXT, PREV, IdIndex
 from botify.training.names import RANKER_VARIANTS
-from botify.training.reproducibility import seeded
+from botify.training.reproducibility import TORCH_THREADS, seeded
 
 VARIANTS = RANKER_VARIANTS
 
@@ -31,8 +31,9 @@ class _PairModel(nn.Module):
     def __init__(self, n_tracks: int, dim: int, variant: str) -> None:
         super().__init__()
         self.variant = variant
-        self.context = nn.Embedding(n_tracks, dim)
-        self.candidate = nn.Embedding(n_tracks, dim)
+        # Sparse gradients: a step updates the rows of its batch only, not the whole tables.
+        self.context = nn.Embedding(n_tracks, dim, sparse=True)
+        self.candidate = nn.Embedding(n_tracks, dim, sparse=True)
         # Small weights: the initial dot products start near 0 instead of ~N(0, dim).
         nn.init.normal_(self.context.weight, std=0.1)
         nn.init.normal_(self.candidate.weight, std=0.1)
@@ -55,10 +56,11 @@ class ContextualRanker:
         variant: ``"dot"`` or ``"cosine"``.
         epochs: passes over the transitions.
         batch_size: transitions per optimizer step.
-        lr: Adam's learning rate.
+        lr: the learning rate of Adam (the sparse variant).
         l2: weight of the squared norm of the embeddings in the batch (keeps rare tracks small).
         k: recommendations per track when exported.
         seed: seeds the initialization and the shuffling.
+        threads: PyTorch threads.
         progress: show a progress bar with the loss of each epoch.
     """
 
@@ -72,6 +74,7 @@ class ContextualRanker:
         l2: float = 1e-4,
         k: int = 100,
         seed: int = 0,
+        threads: int = TORCH_THREADS,
         progress: bool = True,
     ) -> None:
         if variant not in VARIANTS:
@@ -84,6 +87,7 @@ class ContextualRanker:
         self.l2 = l2
         self.k = k
         self.seed = seed
+        self.threads = threads
         self.progress = progress
         self.tracks: IdIndex | None = None
         self.context_embeddings: np.ndarray | None = None
@@ -100,13 +104,13 @@ class ContextualRanker:
         """
         if pairs.empty:
             raise ValueError("no transitions to learn from")
-        rng = seeded(self.seed)
+        rng = seeded(self.seed, self.threads)
         tracks = IdIndex.of(np.concatenate([pairs[PREV].to_numpy(), pairs[NEXT].to_numpy()]))
         prev = torch.from_numpy(tracks.lookup(pairs[PREV].to_numpy()))
         nxt = torch.from_numpy(tracks.lookup(pairs[NEXT].to_numpy()))
         target = torch.from_numpy(pairs[TIME].to_numpy(dtype=np.float32))
         model = _PairModel(len(tracks), self.dim, self.variant)
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        optimizer = torch.optim.SparseAdam(list(model.parameters()), lr=self.lr)
         self.losses = []
         epochs = tqdm(
             range(self.epochs),

@@ -5,19 +5,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-# The machines that train have two cores; more threads only contend.
+# The machines that train have two cores; more threads only contend. On a machine busy with other
+# work, 1 can be much faster (PyTorch's threads wait on each other for a core).
 TORCH_THREADS = 2
 
 
-def seeded(seed: int) -> np.random.Generator:
-    """Seed PyTorch (``torch.manual_seed``), cap its threads, and return a numpy generator.
+def seeded(seed: int, threads: int = TORCH_THREADS) -> np.random.Generator:
+    """Seed PyTorch (``torch.manual_seed``), set its threads, and return a numpy generator.
 
     Args:
         seed: the seed of the run.
+        threads: PyTorch's intra-op threads.
 
     Returns:
         A ``np.random.Generator`` for everything numpy-side (shuffling, sampling).
     """
     torch.manual_seed(seed)
-    torch.set_num_threads(TORCH_THREADS)
+    torch.set_num_threads(threads)
     return np.random.default_rng(seed)
