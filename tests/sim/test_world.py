@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from sim.errors import SimError
-from sim.world import generate_world, load_world, save_world
+from sim.world import WorldParams, generate_world, load_world, save_world
 from sim.world.files import EMBEDDINGS_FILE, TRACKS_FILE, USERS_FILE
 
 FILES = (TRACKS_FILE, EMBEDDINGS_FILE, USERS_FILE)
@@ -81,7 +81,20 @@ def test_embeddings_are_structured_by_artist_then_genre(small_world):
     artist_mean = sims[same_artist & off_diagonal].mean()
     genre_mean = sims[same_genre].mean()
     other_mean = sims[~same_artist & ~same_genre].mean()
-    assert artist_mean > 0.6 and 0.25 < genre_mean < 0.55 and abs(other_mean) < 0.15
+    # Independent expectation: |c + s u|^2 is about 1 + s^2 for a unit centre c and a unit noise u
+    # nearly orthogonal to it, so each level of noise shrinks inner products by 1 / (1 + s^2).
+    p = WorldParams()
+    track_shrink = 1.0 / (1.0 + p.track_spread**2)
+    artist_shrink = 1.0 / (1.0 + p.artist_spread**2)
+    assert abs(artist_mean - track_shrink) < 0.05
+    assert abs(genre_mean - track_shrink * artist_shrink) < 0.05
+    assert genre_mean < artist_mean - 0.1 and abs(other_mean) < 0.1
+
+
+def test_small_worlds_still_have_many_genres(small_world):
+    # 2,000 tracks would make 1 genre at 2,500 tracks per genre; the floor keeps 10
+    assert len(set(small_world.genres)) == WorldParams().min_genres == 10
+    assert len(set(generate_world(1, 110_000, 5).genres)) == 40
 
 
 def test_artist_popularity_is_heavy_tailed(small_world):
