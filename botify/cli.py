@@ -8,7 +8,8 @@ import sys
 
 from botify.errors import BotifyError
 
-# Each module defines ``register(subparsers)``, adding its subcommands with ``set_defaults(func=...)``.
+# Each module defines ``register(subparsers)``, adding its subcommands with
+# ``set_defaults(func=...)``.
 COMMAND_MODULES = (
     "botify.service.cli",
     "botify.store.cli",
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``botify`` console script: user errors print a message, not a traceback."""
+    """Entry point of ``botify``: user errors print a message, not a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -29,11 +29,13 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between a worker's checks of which catalog version is current (0: every request).
     # While Redis is unreachable every request checks, and fails at once with a 503.
     "CATALOG_CHECK_INTERVAL": 0.25,
-    # Seconds a user's session state (heard, recommended, likes) lives in Redis after the last request.
+    # Seconds a user's session state (heard, recommended, likes) lives in Redis after the last
+    # request.
     "SESSION_TTL": 3600,
     # Recommender instances: NAME -> {"type": ..., parameters...}.
     "RECOMMENDERS": {"random": {"type": "random"}, "sticky_artist": {"type": "sticky_artist"}},
-    # Active experiments: NAME -> recommender names, one per treatment (treatment 0 is the control C).
+    # Active experiments: NAME -> recommender names, one per treatment (treatment 0 is the
+    # control C).
     "EXPERIMENTS": {"STICKY_ARTIST": ["random", "sticky_artist"]},
     # The experiment whose assignment picks the recommender that serves a request.
     "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
@@ -49,7 +51,9 @@ def config_path() -> Path | None:
     return local if local.exists() else None
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
     """Build the configuration by layers.
 
     Args:

@@ -10,7 +10,7 @@ class ConfigError(BotifyError):
 
 
 class DataError(BotifyError):
-    """An input file (catalog, artifact, event log) is malformed; the message names file and line."""
+    """An input file (catalog, artifact, event log) is malformed; the message names file, line."""
 
 
 class StoreUnavailable(BotifyError):

@@ -2,8 +2,8 @@
 
 A recommender is constructed once per worker process from its config entry and a
 :class:`RecommenderContext`, then asked ``recommend_next`` on every ``/next`` request. Everything it
-remembers between requests lives in Redis (so any number of workers and instances agree), and it never
-raises into the request: missing data means its fallback.
+remembers between requests lives in Redis (so any number of workers and instances agree), and it
+never raises into the request: missing data means its fallback.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class Recommender(Protocol):
     """Picks the next track for a user."""
 
     def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:
-        """The next track for ``user``, who just listened to ``prev_track`` for ``prev_time`` (0..1)."""
+        """The next track for ``user``, who listened to ``prev_track`` for ``prev_time`` (0..1)."""
         ...
 
 

