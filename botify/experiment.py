@@ -163,7 +163,13 @@ def run_experiment(settings: ExperimentSettings) -> Path:
         # Switching the experiment restarts the workers (not the service): the old ones flush
         # day 1's log first, so training sees every event.
         service.reload(day2)
-        train_and_load(settings, out / "logs" / "day1", out / "models", connect(redis.url))
+        train_and_load(
+            settings,
+            out / "logs" / "day1",
+            out / "models",
+            connect(redis.url),
+            catalog=world_dir / "tracks.jsonl",
+        )
 
         _step(
             5,
@@ -274,8 +280,13 @@ def day_seed(settings: ExperimentSettings, day: int) -> int:
     return settings.seed * 100 + day
 
 
-def train_and_load(settings: ExperimentSettings, logs: Path, models: Path, client) -> None:
-    """Train the day-2 models on ``logs`` into ``models`` and load each into Redis."""
+def train_and_load(
+    settings: ExperimentSettings, logs: Path, models: Path, client, catalog: Path | None = None
+) -> None:
+    """Train the day-2 models on ``logs`` into ``models`` and load each into Redis.
+
+    ``catalog`` (the world's tracks) gives the models the artists and genres as side features.
+    """
     from botify.events import read_events
     from botify.store.artifacts import load_artifact
     from botify.training.pipeline import TrainSettings, train
@@ -283,7 +294,9 @@ def train_and_load(settings: ExperimentSettings, logs: Path, models: Path, clien
     events = read_events([logs])
     print(f"{len(events)} events from {logs}")
     written = train(
-        events, models, TrainSettings(seed=settings.seed, models=TRAINED, epochs=settings.epochs)
+        events,
+        models,
+        TrainSettings(seed=settings.seed, models=TRAINED, epochs=settings.epochs, catalog=catalog),
     )
     for name, path in written.items():
         result = load_artifact(client, name, path)

@@ -64,7 +64,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="share of the newest events held out for evaluation (default 0.2)",
     )
     parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.8,
+        help="a listen is a positive when time > THRESHOLD: MultiDAE and ALS feedback, and "
+        "relevance in the evaluation (default 0.8)",
+    )
+    parser.add_argument(
         "--threads", type=_positive, default=2, help="PyTorch and ALS threads (default 2)"
+    )
+    parser.add_argument(
+        "--catalog",
+        metavar="FILE",
+        help="tracks JSONL: artists and genres as side features (i2i_cooc lists every track)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -85,6 +97,7 @@ def _settings(args: argparse.Namespace):
         epochs=args.epochs,
         ranker_variant=args.ranker_variant,
         threads=args.threads,
+        threshold=args.threshold,
         progress=not args.quiet,
     )
 

@@ -23,8 +23,9 @@ from botify.training.artifacts import (
     write_json,
     write_jsonl,
 )
+from botify.training.catalog import TrackCatalog
 from botify.training.cooccurrence import Cooccurrence
-from botify.training.dataset import sessionize, split_by_time, transitions
+from botify.training.dataset import POSITIVE_THRESHOLD, sessionize, split_by_time, transitions
 from botify.training.evaluation import Scores, evaluate, to_json
 from botify.training.multidae import MultiDAE
 from botify.training.names import ALS as ALS_NAME
@@ -52,11 +53,16 @@ class TrainSettings:
         ranker_variant: ``"dot"`` or ``"cosine"``: the ranker behind the ``ranker`` artifact.
         track_k: recommendations per track (``i2i_cooc``, ``ranker``).
         user_k: tracks per user (``multidae``, ``als``).
+        threshold: a listen is a positive when ``time > threshold``: the implicit feedback of
+            MultiDAE and ALS, and what the evaluation counts as relevant.
         ranker: extra keyword arguments of :class:`ContextualRanker`.
         multidae: extra keyword arguments of :class:`MultiDAE`.
         als: extra keyword arguments of :class:`ALS`.
         threads: PyTorch and ALS threads.
         progress: show progress bars and per-model lines on stderr.
+        catalog: the tracks catalog (JSONL) as side features: with it, ``i2i_cooc`` lists every
+            catalog track, its observed next tracks filled up with other artists' tracks of its
+            genre (``Cooccurrence.with_catalog``).
     """
 
     seed: int = 0
@@ -65,11 +71,13 @@ class TrainSettings:
     ranker_variant: str = "dot"
     track_k: int = 100
     user_k: int = 50
+    threshold: float = POSITIVE_THRESHOLD
     ranker: dict[str, Any] = field(default_factory=dict)
     multidae: dict[str, Any] = field(default_factory=dict)
     als: dict[str, Any] = field(default_factory=dict)
     threads: int = 2
     progress: bool = True
+    catalog: str | os.PathLike | None = None
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in MODELS]
@@ -81,6 +89,8 @@ class TrainSettings:
             raise DataError(
                 f"unknown ranker variant {self.ranker_variant!r}; choose from {RANKER_VARIANTS}"
             )
+        if not 0.0 <= self.threshold < 1.0:
+            raise DataError(f"the threshold must be in [0, 1), got {self.threshold}")
         if self.threads < 1:
             raise DataError(f"threads must be at least 1, got {self.threads}")
         if self.epochs is not None and self.epochs < 1:
@@ -99,12 +109,13 @@ class TrainSettings:
 
     def make_multidae(self) -> MultiDAE:
         """The MultiDAE as configured."""
-        return MultiDAE(**{"k": self.user_k, **self._torch_kwargs(self.multidae)})
+        kwargs = {"k": self.user_k, "threshold": self.threshold}
+        return MultiDAE(**{**kwargs, **self._torch_kwargs(self.multidae)})
 
     def make_als(self) -> ALS:
         """The ALS model as configured."""
         kwargs = {"k": self.user_k, "seed": self.seed, "progress": self.progress}
-        kwargs["threads"] = self.threads
+        kwargs |= {"threads": self.threads, "threshold": self.threshold}
         return ALS(**{**kwargs, **self.als})
 
 
@@ -152,7 +163,11 @@ def fit_models(
             done(name, popularity.ranking, popularity)
         elif name == I2I_COOC:
             cooc = Cooccurrence(k=settings.track_k).fit(pairs)
-            done(name, cooc.recommendations(), cooc)
+            if settings.catalog is None:
+                done(name, cooc.recommendations(), cooc)
+            else:
+                catalog = TrackCatalog.read(settings.catalog)
+                done(name, cooc.with_catalog(catalog, seed=settings.seed), cooc)
         elif name == RANKER:
             if pairs.empty:
                 raise DataError("the event logs hold no transitions (every session has one event)")
@@ -223,7 +238,8 @@ def run_evaluation(
     fit_settings = TrainSettings(**{**settings.__dict__, "models": models})
     fitted = fit_models(train_part, fit_settings, ranker_variants=RANKER_VARIANTS)
     lists = {name: a for name, a in fitted.items() if isinstance(a, RecommendationLists)}
-    return evaluate(train_part, test_part, lists, k=k, rng=np.random.default_rng(settings.seed))
+    rng = np.random.default_rng(settings.seed)
+    return evaluate(train_part, test_part, lists, k=k, rng=rng, threshold=settings.threshold)
 
 
 def write_evaluation(results: Sequence[Scores], out: str | os.PathLike) -> Path:
