@@ -174,6 +174,7 @@ def evaluate(
     models: Mapping[str, RecommendationLists],
     k: int = 10,
     rng: np.random.Generator | int | None = None,
+    threshold: float = POSITIVE_THRESHOLD,
 ) -> list[Scores]:
     """Score models (trained on ``train``) and the two baselines on the test part.
 
@@ -183,6 +184,7 @@ def evaluate(
         models: model name to its lists; each is scored on the task of its kind.
         k: the cutoff.
         rng: seeds the random baseline.
+        threshold: a test listen is relevant when ``time > threshold``.
 
     Returns:
         One :class:`Scores` per (task, model), baselines first within each task.
@@ -191,7 +193,7 @@ def evaluate(
     catalog = np.unique(train[TRACK].to_numpy())
     popularity = TopTracks().fit(train)
     results: list[Scores] = []
-    for queries in (user_queries(train, test), next_queries(train, test)):
+    for queries in (user_queries(train, test, threshold), next_queries(train, test, threshold)):
         entries: list[tuple[str, RecommendationLists]] = [
             ("top_pop", popularity.as_lists(np.unique(queries.keys), k, queries.kind)),
             ("random", random_lists(queries.keys, catalog, k, queries.kind, rng)),
