@@ -98,6 +98,7 @@ def _settings(args: argparse.Namespace):
         ranker_variant=args.ranker_variant,
         threads=args.threads,
         threshold=args.threshold,
+        catalog=args.catalog,
         progress=not args.quiet,
     )
 

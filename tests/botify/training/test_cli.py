@@ -120,3 +120,20 @@ def test_artifacts_load_into_redis(small_log_dir, tmp_path, redis_client):
         orjson.loads(line)["track"]
         for line in (out / "top_tracks.jsonl").read_bytes().splitlines()[:3]
     ]
+
+
+def test_train_passes_the_catalog(small_log_dir, world, tmp_path):
+    """`--catalog` reaches i2i_cooc: every catalog track gets a list."""
+    catalog = tmp_path / "tracks.jsonl"
+    n = world.n_tracks + 5  # five tracks the logs never saw
+    catalog.write_bytes(
+        b"".join(
+            orjson.dumps({"track": t, "artist": f"a{t % 40}", "title": "x", "genre": f"g{t % 6}"})
+            + b"\n"
+            for t in range(n)
+        )
+    )
+    out = tmp_path / "out"
+    argv = ["train", "--logs", str(small_log_dir), "--out", str(out), "--quiet"]
+    assert main([*argv, "--models", "i2i_cooc", "--catalog", str(catalog)]) == 0
+    assert {r["track"] for r in _read(out / "i2i_cooc.jsonl")} == set(range(n))
