@@ -10,7 +10,7 @@ An artifact is a JSONL file of one of three kinds (the formats are frozen, see t
 Keys (``NAME`` is the artifact's name, ``V`` a version number)::
 
     botify:artifact:NAME:current   -> V, the version being served
-    botify:artifact:NAME:seq       -> the last version number handed out
+    botify:artifact:NAME:seq       -> the last version number handed out (see versions.py)
     botify:artifact:NAME:V:meta    -> JSON {"kind", "count", "source", "loaded_at"}
     botify:artifact:NAME:V:data    -> hash id -> JSON [tracks] or [tracks, weights]
     botify:artifact:NAME:V:ranking -> JSON [[track, ...], [score, ...]] in descending score order
@@ -37,6 +37,7 @@ import redis
 
 from botify.errors import DataError
 from botify.store.batch import Batch
+from botify.store.versions import next_version
 
 PREFIX = "botify:artifact"
 PER_USER = "per_user"
@@ -236,7 +237,7 @@ def load_artifact(client: redis.Redis, name: str, path: str | os.PathLike) -> Lo
         raise DataError(f"bad artifact name {name!r}: use letters, digits, '_' or '-'")
     started = time.perf_counter()
     path = Path(path)
-    version = int(client.incr(f"{PREFIX}:{name}:seq"))
+    version = next_version(client, f"{PREFIX}:{name}:seq")
     data_key = _version_key(name, version, "data")
     ranking_key = _version_key(name, version, "ranking")
     meta_key = _version_key(name, version, "meta")

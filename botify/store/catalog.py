@@ -3,7 +3,7 @@
 Layout (every value JSON)::
 
     catalog:current     -> the version being served, e.g. "3"
-    catalog:seq         -> the last version number handed out (INCR)
+    catalog:seq         -> the last version number handed out (see versions.py)
     catalog:v3:tracks   -> hash: track id -> the record {"track", "artist", "title", ...}
     catalog:v3:artists  -> hash: artist -> [track ids]
     catalog:v3:meta     -> hash: source, digest, tracks, artists, loaded_at
@@ -33,6 +33,7 @@ import orjson
 import redis
 
 from botify.errors import DataError
+from botify.store.versions import next_version
 
 PREFIX = "catalog"
 CURRENT_KEY = f"{PREFIX}:current"
@@ -194,7 +195,7 @@ def _write_version(
     digest: str,
 ) -> int:
     """Write a complete new version, switch to it, let the previous one expire; its number."""
-    version = int(client.incr(SEQ_KEY))
+    version = next_version(client, SEQ_KEY)
     keys = [version_key(version, part) for part in ("tracks", "artists", "meta")]
     pipe = client.pipeline(transaction=False)
     items = list(encoded.items())

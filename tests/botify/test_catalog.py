@@ -161,3 +161,16 @@ def test_cli_no_redis_is_a_message(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["load", "catalog", str(tmp_path / "x.jsonl")]) == 2
     assert "does not answer" in capsys.readouterr().err
+
+
+def test_a_catalog_loaded_after_redis_lost_its_data_is_seen(redis_client):
+    """Regression (issue 2): version numbers restarted at 1 after a flush, so a worker holding
+    version 1 in its cache kept serving the old catalog for the new one."""
+    catalog = RedisCatalog(redis_client)
+    load_records(redis_client, RECORDS)
+    catalog.sync()
+    assert catalog.contains(10)
+    redis_client.flushdb()
+    load_records(redis_client, [{"track": 99, "artist": "Z", "title": "z"}])
+    catalog.sync()
+    assert catalog.contains(99) and not catalog.contains(10)

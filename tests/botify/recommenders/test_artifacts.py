@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -23,15 +24,34 @@ from tests.botify.recommenders.conftest import write_jsonl
 
 def test_each_kind_loads_and_reads_back(redis_client, tmp_path):
     reader = ArtifactReader(redis_client)
-    load_artifact(redis_client, "u", write_jsonl(tmp_path / "u.jsonl", [
-        {"user": 1, "tracks": [3, 2, 1]}, {"user": 2, "tracks": []}]))
-    load_artifact(redis_client, "t", write_jsonl(tmp_path / "t.jsonl", [
-        {"track": 5, "recommendations": [6, 7], "weights": [0.5, 1]},
-        {"track": 6, "recommendations": [5]}]))
+    load_artifact(
+        redis_client,
+        "u",
+        write_jsonl(
+            tmp_path / "u.jsonl", [{"user": 1, "tracks": [3, 2, 1]}, {"user": 2, "tracks": []}]
+        ),
+    )
+    load_artifact(
+        redis_client,
+        "t",
+        write_jsonl(
+            tmp_path / "t.jsonl",
+            [
+                {"track": 5, "recommendations": [6, 7], "weights": [0.5, 1]},
+                {"track": 6, "recommendations": [5]},
+            ],
+        ),
+    )
     # A ranking out of order is served in descending score order.
-    result = load_artifact(redis_client, "r", write_jsonl(tmp_path / "r.jsonl", [
-        {"track": 1, "score": 2.0}, {"track": 2, "score": 9.5}, {"track": 3, "score": 4}]))
-    assert (result.kind, result.count, result.version) == ("ranking", 3, 1)
+    result = load_artifact(
+        redis_client,
+        "r",
+        write_jsonl(
+            tmp_path / "r.jsonl",
+            [{"track": 1, "score": 2.0}, {"track": 2, "score": 9.5}, {"track": 3, "score": 4}],
+        ),
+    )
+    assert (result.kind, result.count) == ("ranking", 3)
     assert reader.entries("u", [1, 2, 3]) == [Entry((3, 2, 1)), Entry(()), None]
     assert reader.entries("t", [5, 6]) == [Entry((6, 7), (0.5, 1.0)), Entry((5,))]
     ranking = reader.ranking("r")
@@ -101,15 +121,17 @@ def test_missing_and_empty_files_are_data_errors(redis_client, tmp_path):
 
 def test_a_reload_switches_readers_to_the_new_version(redis_client, tmp_path):
     reader = ArtifactReader(redis_client)
+    versions = []
     for name, track in [("a", 1), ("b", 2)]:
         file = write_jsonl(tmp_path / f"{name}.jsonl", [{"user": 1, "tracks": [track]}])
-        load_artifact(redis_client, "v", file)
+        versions.append(load_artifact(redis_client, "v", file).version)
         if track == 1:
             assert reader.entries("v", [1]) == [Entry((1,))]
-    # The reader had version 1 cached: it notices the pointer moved within the same lookup.
+    assert versions[1] == versions[0] + 1
+    # The reader had the first version cached: it notices the pointer moved within the lookup.
     assert reader.entries("v", [1]) == [Entry((2,))]
     # The old version stays readable for a grace period, then expires.
-    assert 0 < redis_client.ttl(f"{PREFIX}:v:1:data") <= 120
+    assert 0 < redis_client.ttl(f"{PREFIX}:v:{versions[0]}:data") <= 120
 
 
 def test_readers_never_see_a_mix_of_versions(redis_client, tmp_path):
@@ -150,8 +172,9 @@ def test_configured_artifacts_skip_missing_and_unchanged_files(redis_client, tmp
     assert load_configured_artifacts(redis_client, config, log=lines.append) == []
     assert any("not found" in line for line in lines) and any("already" in line for line in lines)
     write_jsonl(tmp_path / "top.jsonl", [{"track": 2, "score": 1.0}, {"track": 1, "score": 0.5}])
+    first_version = redis_client.get(pointer_key("top"))
     (result,) = load_configured_artifacts(redis_client, {"top": file})
-    assert result.version == 2
+    assert result.version == int(first_version) + 1
     assert ArtifactReader(redis_client).ranking("top").tracks.tolist() == [2, 1]
 
 
@@ -161,7 +184,7 @@ def test_cli_load_recs(redis_server, redis_client, tmp_path, monkeypatch, capsys
     monkeypatch.chdir(tmp_path)
     file = write_jsonl(tmp_path / "m.jsonl", [{"user": 4, "tracks": [8, 9]}])
     assert botify.cli.main(["load", "recs", "multidae", file]) == 0
-    assert "1 per_user records, version 1" in capsys.readouterr().out
+    assert re.search(r"1 per_user records, version \d+", capsys.readouterr().out)
     assert ArtifactReader(redis_client).entries("multidae", [4]) == [Entry((8, 9))]
     (tmp_path / "bad.jsonl").write_text('{"user": 4, "tracks": [8]}\n{"user": 5\n')
     assert botify.cli.main(["load", "recs", "multidae", str(tmp_path / "bad.jsonl")]) == 2
@@ -176,3 +199,21 @@ def test_rankings_are_cached_per_version(redis_client, tmp_path):
     first = reader.ranking("c")
     assert reader.ranking("c") is first
     assert isinstance(first.tracks, np.ndarray)
+
+
+def test_versions_are_not_reused_after_redis_loses_its_data(redis_client, tmp_path):
+    """Regression (issue 4): a worker's cached ranking must not survive a Redis reset.
+
+    Versions used to restart at 1 after a flush, so a process holding version 1 of a ranking in
+    its cache served it for the new, different version 1.
+    """
+    reader = ArtifactReader(redis_client)
+    load_artifact(
+        redis_client, "top", write_jsonl(tmp_path / "a.jsonl", [{"track": 1, "score": 1.0}])
+    )
+    assert reader.ranking("top").tracks.tolist() == [1]
+    redis_client.flushdb()
+    load_artifact(
+        redis_client, "top", write_jsonl(tmp_path / "b.jsonl", [{"track": 7, "score": 1.0}])
+    )
+    assert reader.ranking("top").tracks.tolist() == [7]
