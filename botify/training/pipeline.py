@@ -62,7 +62,8 @@ class TrainSettings:
         progress: show progress bars and per-model lines on stderr.
         catalog: the tracks catalog (JSONL) as side features: with it, ``i2i_cooc`` lists every
             catalog track, its observed next tracks filled up with other artists' tracks of its
-            genre (``Cooccurrence.with_catalog``).
+            genre (``Cooccurrence.with_catalog``), and the ranker adds artist and genre embeddings
+            to the tracks' and lists every catalog track, by genre, at most two per artist.
     """
 
     seed: int = 0
@@ -102,9 +103,14 @@ class TrainSettings:
             kwargs["epochs"] = self.epochs
         return {**kwargs, **extra}
 
-    def make_ranker(self, variant: str | None = None) -> ContextualRanker:
-        """The ranker as configured (``variant`` overrides the configured one)."""
-        kwargs = {"k": self.track_k, "variant": variant or self.ranker_variant}
+    def make_ranker(
+        self, variant: str | None = None, catalog: TrackCatalog | None = None
+    ) -> ContextualRanker:
+        """The ranker as configured (``variant`` overrides the configured one).
+
+        ``catalog`` gives it the side features (artist and genre embeddings).
+        """
+        kwargs = {"k": self.track_k, "variant": variant or self.ranker_variant, "catalog": catalog}
         return ContextualRanker(**{**kwargs, **self._torch_kwargs(self.ranker)})
 
     def make_multidae(self) -> MultiDAE:
@@ -145,6 +151,7 @@ def fit_models(
     """
     artifacts: dict[str, Artifact] = {}
     pairs = transitions(sessions)
+    catalog = None if settings.catalog is None else TrackCatalog.read(settings.catalog)
 
     def done(name: str, artifact: Artifact, model: Any) -> None:
         if fitted is not None:
@@ -163,20 +170,19 @@ def fit_models(
             done(name, popularity.ranking, popularity)
         elif name == I2I_COOC:
             cooc = Cooccurrence(k=settings.track_k).fit(pairs)
-            if settings.catalog is None:
+            if catalog is None:
                 done(name, cooc.recommendations(), cooc)
             else:
-                catalog = TrackCatalog.read(settings.catalog)
                 done(name, cooc.with_catalog(catalog, seed=settings.seed), cooc)
         elif name == RANKER:
             if pairs.empty:
                 raise DataError("the event logs hold no transitions (every session has one event)")
             if ranker_variants is None:
-                ranker = settings.make_ranker().fit(pairs)
+                ranker = settings.make_ranker(catalog=catalog).fit(pairs)
                 done(name, ranker.recommendations(), ranker)
             else:
                 for variant in ranker_variants:
-                    ranker = settings.make_ranker(variant).fit(pairs)
+                    ranker = settings.make_ranker(variant, catalog).fit(pairs)
                     done(f"{name}_{variant}", ranker.recommendations(), ranker)
         elif name == MULTIDAE:
             dae = _positive_or_error(settings.make_multidae().fit, sessions)
