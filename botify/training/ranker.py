@@ -10,10 +10,10 @@ With the catalog (``catalog=``, issue 5's side information), a track's embedding
 sum of its own (id) embedding, its artist's and its genre's. A day of cold-start logs sees most
 tracks once or never, so the id embeddings start at zero, learn slowly and are used only for tracks
 seen at least ``min_count`` times in that role: every other track is exactly its artist plus its
-genre, and an unseen track cannot win on a random start. The lists then cover every catalog track,
-their candidates are the key's genre (tracks of another genre are hardly listened to), and each
-list holds at most ``per_artist`` tracks of one artist (the key counting for its own artist), as
-the listeners tire of an artist heard again in a session.
+genre (an artist or genre never seen in the role counts as zero), and an unseen track cannot win on
+a random start. The lists then cover every catalog track, their candidates are the key's genre
+(tracks of another genre are hardly listened to), and each list holds at most ``per_artist`` tracks
+of one artist (the key counting for its own artist), as listeners tire of an artist heard again.
 """
 
 from __future__ import annotations
@@ -261,6 +261,12 @@ class ContextualRanker:
                 for name in SIDE_TABLES
             }
             artist_code, genre_code = side[0].numpy(), side[1].numpy()
+            # An artist or genre never seen in a role keeps its random start: it counts as zero.
+            for role, counts in (("context", as_context), ("candidate", as_candidate)):
+                for part, code in (("artist", artist_code), ("genre", genre_code)):
+                    table = self.side_tables[f"{part}_{role}"]
+                    seen = np.bincount(code, weights=counts, minlength=len(table)) > 0
+                    table[~seen] = 0.0
             # An id embedding counts only for a track seen often enough in the role.
             context[as_context < self.min_count] = 0.0
             candidate[as_candidate < self.min_count] = 0.0
@@ -346,27 +352,14 @@ class ContextualRanker:
         for genre in np.unique(self.genre[self.genre >= 0]).tolist():
             pool = np.flatnonzero(self.genre == genre)
             pool_artist = self.artist[pool]
-            # Enough of the top to fill the list after dropping the artists beyond their cap.
-            depth = min(len(pool), max(4 * k, k + 8 * self.per_artist))
             cand = torch.from_numpy(candidate[pool])
             with torch.no_grad():
                 for start in range(0, len(pool), chunk):
                     rows = np.arange(start, min(start + chunk, len(pool)))
                     scores = torch.from_numpy(context[pool[rows]]) @ cand.T
                     scores[torch.arange(len(rows)), torch.from_numpy(rows)] = -np.inf
-                    values, index = torch.topk(scores, depth, dim=1)
-                    values, index = values.numpy(), index.numpy()
-                    keep = np.isfinite(values) & _under_cap(
-                        pool_artist[index], pool_artist[rows], self.per_artist
-                    )
-                    keep &= np.cumsum(keep, axis=1) <= k
-                    for row, mask, row_values, row_index in zip(
-                        rows.tolist(), keep, values, index, strict=True
-                    ):
-                        lists[int(pool[row])] = (
-                            tracks.ids[pool[row_index[mask]]],
-                            row_values[mask].astype(np.float64),
-                        )
+                    for row, items, values in self._capped_top(scores, rows, pool_artist, k):
+                        lists[int(pool[row])] = (tracks.ids[pool[items]], values)
         keys = np.array(sorted(lists), dtype=np.int64)
         return RecommendationLists(
             kind=PER_TRACK,
@@ -374,6 +367,33 @@ class ContextualRanker:
             items=[lists[key][0] for key in keys.tolist()],
             weights=[lists[key][1] for key in keys.tolist()],
         )
+
+    def _capped_top(
+        self, scores: torch.Tensor, rows: np.ndarray, pool_artist: np.ndarray, k: int
+    ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Each row's top ``k`` columns under the per-artist cap, with their scores.
+
+        Looks at the top ``4 k`` first, and deeper (doubling) for the rows still short, since one
+        artist's tracks can fill the head of a row.
+        """
+        out: list[tuple[int, np.ndarray, np.ndarray]] = []
+        pending = np.arange(len(rows))
+        depth = min(scores.shape[1], 4 * k)
+        while len(pending):
+            values, index = torch.topk(scores[torch.from_numpy(pending)], depth, dim=1)
+            values, index = values.numpy(), index.numpy()
+            keep = np.isfinite(values) & _under_cap(
+                pool_artist[index], pool_artist[rows[pending]], self.per_artist
+            )
+            keep &= np.cumsum(keep, axis=1) <= k
+            full = (keep.sum(axis=1) >= k) | (depth >= scores.shape[1])
+            for i in np.flatnonzero(full).tolist():
+                mask = keep[i]
+                row_values = values[i][mask].astype(np.float64)
+                out.append((int(rows[pending[i]]), index[i][mask], row_values))
+            pending = pending[~full]
+            depth = min(scores.shape[1], 2 * depth)
+        return out
 
     def save(self, path: str | os.PathLike) -> None:
         """Save the learned arrays and hyperparameters to ``.npz``."""
