@@ -76,7 +76,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--catalog",
         metavar="FILE",
-        help="tracks JSONL: artists and genres as side features (i2i_cooc lists every track)",
+        help="tracks JSONL: artists and genres as side features (i2i_cooc and ranker list every "
+        "track)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
