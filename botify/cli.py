@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+import redis
+
 from botify.errors import BotifyError
 
 # Each module defines ``register(subparsers)``, adding its subcommands with
@@ -36,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BotifyError as exc:
         print(f"botify {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except redis.RedisError as exc:
+        print(f"botify {args.command}: error: Redis failed: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"botify {args.command}: interrupted", file=sys.stderr)

@@ -197,8 +197,8 @@ def _recommender_configs(config) -> dict:
     missing = [n for n in (*DAY1_RECOMMENDERS, *DAY2_RECOMMENDERS) if n not in configured]
     if missing:
         raise ConfigError(
-            f"RECOMMENDERS in the config lacks {', '.join(sorted(set(missing)))}: run from the "
-            "project directory (its config.json configures all eight) or add them"
+            f"RECOMMENDERS in the config lacks {', '.join(sorted(set(missing)))}, which the "
+            "experiment runs: add them back (botify.config.DEFAULTS configures all eight)"
         )
     return configured
 

@@ -79,8 +79,14 @@ class ServiceProcess:
         ]
         output = open(self.workdir / "serve.log", "ab") if self.quiet else None  # noqa: SIM115
         try:
+            # Its own session, so a Ctrl-C reaches only the owner, which stops it gracefully.
             self.process = subprocess.Popen(
-                args, cwd=self.workdir, env=self.env, stdout=output, stderr=output
+                args,
+                cwd=self.workdir,
+                env=self.env,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
             )
         finally:
             if output is not None:

@@ -100,8 +100,14 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             "--daemonize", "no",
         ]
+        # Its own session: a Ctrl-C in the terminal reaches the owner, which stops the server
+        # last, after whatever still needs it (a service flushing its log, a load finishing).
         self._process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self._workdir
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self._workdir,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

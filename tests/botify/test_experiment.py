@@ -1,6 +1,11 @@
 """``botify experiment`` (``make demo``): the loop on a small world, and what it leaves behind."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import psutil
@@ -57,3 +62,37 @@ def test_against_oracle_on_a_hand_made_example():
     assert table.loc["C", "percent_of_oracle"] == pytest.approx(30.0)
     assert table.loc["T1", "percent_of_oracle"] == pytest.approx(20.0)
     assert table.loc["C", "recommender"] == "a"
+
+
+def test_ctrl_c_stops_everything_it_started(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) while day 1 is being simulated."""
+    command = [
+        sys.executable,
+        "-m",
+        "botify.cli",
+        "experiment",
+        "--quick",
+        "--out",
+        str(tmp_path / "results"),
+        "--worlds",
+        str(tmp_path / "worlds"),
+    ]
+    driver = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    for line in driver.stdout:
+        if "[3/6]" in line:
+            break
+    time.sleep(2)
+    started = [c.pid for c in psutil.Process(driver.pid).children(recursive=True)]
+    assert len(started) >= 3, "expected Redis, the service and the simulator to be running"
+    os.killpg(driver.pid, signal.SIGINT)
+    output, _ = driver.communicate(timeout=60)
+    assert driver.returncode == 130, output
+    assert "interrupted" in output and "Traceback" not in output
+    alive = [
+        pid
+        for pid in started
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert alive == []
