@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
         },
         "hybrid": {
             "type": "hybrid", "per_track": "ranker", "per_user": "multidae",
-            "ranking": "top_tracks", "drop_below": 0.5, "backfill_to": 30, "temperature": 1.0,
+            "ranking": "top_tracks", "drop_below": 0.1, "backfill_to": 30, "temperature": 1.0,
             "switch_below": 0.7,
         },
     },

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from botify.training.names import MODELS, RANKER_VARIANTS
+from botify.training.names import MODELS, RANKER_VARIANTS, TORCH_THREADS
 
 # The models (torch, implicit) are imported when a command runs, not when the parser is built.
 
@@ -71,7 +71,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "relevance in the evaluation (default 0.8)",
     )
     parser.add_argument(
-        "--threads", type=_positive, default=2, help="PyTorch and ALS threads (default 2)"
+        "--threads",
+        type=_positive,
+        default=TORCH_THREADS,
+        help=f"PyTorch and ALS threads (default {TORCH_THREADS})",
     )
     parser.add_argument(
         "--catalog",

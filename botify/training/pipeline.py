@@ -37,6 +37,7 @@ from botify.training.names import (
     RANKER,
     RANKER_VARIANTS,
     TOP_TRACKS,
+    TORCH_THREADS,
 )
 from botify.training.popularity import TopTracks
 from botify.training.ranker import ContextualRanker
@@ -76,7 +77,7 @@ class TrainSettings:
     ranker: dict[str, Any] = field(default_factory=dict)
     multidae: dict[str, Any] = field(default_factory=dict)
     als: dict[str, Any] = field(default_factory=dict)
-    threads: int = 2
+    threads: int = TORCH_THREADS
     progress: bool = True
     catalog: str | os.PathLike | None = None
 

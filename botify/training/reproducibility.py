@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-# The machines that train have two cores; more threads only contend. On a machine busy with other
-# work, 1 can be much faster (PyTorch's threads wait on each other for a core).
-TORCH_THREADS = 2
+from botify.training.names import TORCH_THREADS
 
 
 def seeded(seed: int, threads: int = TORCH_THREADS) -> np.random.Generator:
