@@ -32,7 +32,8 @@ class ServiceProcess:
         config: the config.json content.
         redis_url: the Redis to use (else ``botify serve`` starts its own).
         workers: gunicorn worker processes.
-        quiet: send the service's own output to ``workdir/serve.log`` instead of the terminal.
+        env: extra environment variables of the service.
+        log_path: where the service's own output goes (default ``workdir/serve.log``).
     """
 
     def __init__(
@@ -41,7 +42,8 @@ class ServiceProcess:
         config: Mapping[str, Any],
         redis_url: str | None = None,
         workers: int = 2,
-        quiet: bool = True,
+        env: Mapping[str, str] | None = None,
+        log_path: str | os.PathLike | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.workers = workers
@@ -51,7 +53,8 @@ class ServiceProcess:
         self.env.pop("REDIS_URL", None)
         if redis_url:
             self.env["REDIS_URL"] = redis_url
-        self.quiet = quiet
+        self.env.update(env or {})
+        self.log_path = Path(log_path) if log_path else self.workdir / "serve.log"
         self.process: subprocess.Popen | None = None
         self.write_config(config)
 
@@ -77,7 +80,8 @@ class ServiceProcess:
             "--workers",
             str(self.workers),
         ]
-        output = open(self.workdir / "serve.log", "ab") if self.quiet else None  # noqa: SIM115
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        output = open(self.log_path, "ab")  # noqa: SIM115 (closed below, the child keeps its copy)
         try:
             # Its own session, so a Ctrl-C reaches only the owner, which stops it gracefully.
             self.process = subprocess.Popen(
@@ -89,8 +93,7 @@ class ServiceProcess:
                 start_new_session=True,
             )
         finally:
-            if output is not None:
-                output.close()
+            output.close()
         self._wait_ready(timeout)
         return self
 
@@ -111,7 +114,15 @@ class ServiceProcess:
         )
 
     def _log_hint(self) -> str:
-        return str(self.workdir / "serve.log") if self.quiet else "its output above"
+        return f"{self.log_path}:\n{self.output[-2000:]}"
+
+    @property
+    def output(self) -> str:
+        """What the service has printed so far (its log of starts, stops and errors)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def worker_pids(self) -> set[int]:
         """The pids of the gunicorn workers (children of the service process)."""
