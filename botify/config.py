@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
         "contextual": {"type": "contextual", "recs": "ranker", "fallback": "sticky_artist"},
         "i2i": {"type": "i2i", "recs": "i2i_cooc", "recent": 10, "fallback": "top_pop"},
         "favorites": {
-            "type": "favorites", "threshold": 0.8, "per_user": "multidae", "per_track": "ranker",
+            "type": "favorites", "threshold": 0.38, "per_user": "multidae", "per_track": "ranker",
             "ranking": "top_tracks", "max_set": 1000,
         },
         "hybrid": {
