@@ -71,18 +71,8 @@ def iter_events(paths: Iterable[str | os.PathLike]) -> Iterator[dict]:
     for file in log_files(paths):
         with open(file, "rb") as handle:
             for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    event = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    raise DataError(f"{file}:{number}: not JSON ({exc})") from None
-                if not isinstance(event, dict):
-                    raise DataError(f"{file}:{number}: an event must be a JSON object")
-                missing = [key for key in REQUIRED if key not in event]
-                if missing:
-                    raise DataError(f"{file}:{number}: missing field(s) {', '.join(missing)}")
-                yield event
+                if line.strip():
+                    yield _checked_event(file, number, line)
 
 
 _CHUNK_LINES = 200_000
@@ -158,20 +148,29 @@ def _parse_chunk(lines: list[bytes]) -> list[tuple] | None:
     return columns
 
 
+def _checked_event(file: Path, number: int, line: bytes) -> dict:
+    """The event on line ``number`` of ``file``.
+
+    Raises:
+        DataError: the line is not a JSON object or a required field is missing or null.
+    """
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise DataError(f"{file}:{number}: not JSON ({exc})") from None
+    if not isinstance(event, dict):
+        raise DataError(f"{file}:{number}: an event must be a JSON object")
+    missing = [key for key in REQUIRED if event.get(key) is None]
+    if missing:
+        raise DataError(f"{file}:{number}: missing field(s) {', '.join(missing)}")
+    return event
+
+
 def _raise_first_error(file: Path, lines: list[bytes], first_line: int) -> None:
     """Raise the DataError of the first malformed line (``lines`` numbered from ``first_line``)."""
     for number, line in enumerate(lines, first_line):
-        if not line.strip():
-            continue
-        try:
-            event = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise DataError(f"{file}:{number}: not JSON ({exc})") from None
-        if not isinstance(event, dict):
-            raise DataError(f"{file}:{number}: an event must be a JSON object")
-        missing = [key for key in REQUIRED if event.get(key) is None]
-        if missing:
-            raise DataError(f"{file}:{number}: missing field(s) {', '.join(missing)}")
+        if line.strip():
+            _checked_event(file, number, line)
     raise DataError(f"{file}: malformed events")  # unreachable unless the two checks disagree
 
 
