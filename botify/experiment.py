@@ -187,7 +187,14 @@ def run_experiment(settings: ExperimentSettings) -> Path:
     _step(6, f"analysis of day 2 into {out}/ (and the oracle on the same sessions)")
     from botify.experiment_report import report_day2
 
-    report_day2(settings, world_dir, out, DAY2_EXPERIMENT, DAY2_RECOMMENDERS)
+    report_day2(
+        world_dir,
+        out,
+        DAY2_EXPERIMENT,
+        DAY2_RECOMMENDERS,
+        sessions=settings.day2_sessions,
+        seed=day_seed(settings, 2),
+    )
     print(f"\ndone in {time.perf_counter() - started:.0f} s; open {out / 'report.html'}")
     return out
 

@@ -67,9 +67,16 @@ def against_oracle(
 
 
 def report_day2(
-    settings, world_dir: Path, out: Path, experiment: str, recommenders: tuple[str, ...]
+    world_dir: Path,
+    out: Path,
+    experiment: str,
+    recommenders: tuple[str, ...],
+    sessions: int,
+    seed: int,
 ) -> pd.DataFrame:
     """Analyze day 2's logs, write the report into ``out`` and print the tables.
+
+    ``sessions`` and ``seed`` are what the simulator played on day 2, which the oracle replays.
 
     Returns:
         The oracle comparison (also written to ``out/oracle.csv`` and into the report).
@@ -77,12 +84,11 @@ def report_day2(
     from botify.analysis.analyze import analyze
     from botify.analysis.report import effects_table, write_report
     from botify.events import read_events
-    from botify.experiment import day_seed
 
     analysis = analyze(
         read_events([out / "logs" / "day2"]), experiment, configured=list(recommenders)
     )
-    oracle = oracle_session_times(world_dir, settings.day2_sessions, day_seed(settings, 2))
+    oracle = oracle_session_times(world_dir, sessions, seed)
     table = against_oracle(analysis.users, analysis.treatments, oracle)
     write_report(analysis, out, extra={ORACLE_TITLE: table})
     table.to_csv(out / ORACLE_CSV, index=False)

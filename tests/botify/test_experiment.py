@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pandas as pd
 import psutil
@@ -22,9 +23,7 @@ def _children() -> set[int]:
 def test_quick_loop_writes_the_report_and_stops_everything(tmp_path, capsys):
     before = _children()
     settings = ExperimentSettings(out=tmp_path / "results", worlds=tmp_path / "worlds").quick()
-    settings = ExperimentSettings(
-        **{**settings.__dict__, "day1_sessions": 600, "day2_sessions": 1200, "epochs": 1}
-    )
+    settings = replace(settings, day1_sessions=600, day2_sessions=1200, epochs=1)
     out = run_experiment(settings)
 
     for name in ("report.md", "report.html", "results.png", "effects.csv", "oracle.csv"):
