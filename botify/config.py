@@ -6,6 +6,7 @@ The same layering serves the Flask app (``create_app``) and every CLI command, s
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -105,8 +106,6 @@ def load_config(
 
 
 def _load_json(handle) -> dict[str, Any]:
-    import json
-
     data = json.load(handle)
     if not isinstance(data, dict):
         raise ValueError("the top level must be an object")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,8 +29,6 @@ def resolve_redis_url(config: Mapping[str, Any] | None = None) -> str:
     """
     url = (config or {}).get("REDIS_URL")
     if not url:
-        import os
-
         url = os.environ.get("REDIS_URL") or advertised_url()
     if not url:
         raise StoreUnavailable(
