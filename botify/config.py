@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
         "random": {"type": "random"},
         "top_pop": {"type": "top_pop", "k": 100, "ranking": "top_tracks"},
         "sticky_artist": {"type": "sticky_artist"},
+        "sticky_genre": {"type": "sticky_genre"},
         "indexed": {
             "type": "indexed", "mode": "ordered", "recs": "multidae", "ranking": "top_tracks",
             "top": 100,

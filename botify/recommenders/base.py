@@ -35,6 +35,10 @@ class Catalog(Protocol):
         """The ids of all tracks by the artist of ``track`` (empty if ``track`` is unknown)."""
         ...
 
+    def genre_tracks(self, track: int) -> Sequence[int]:
+        """The ids of all tracks of the genre of ``track`` (empty if unknown or without genre)."""
+        ...
+
     def contains(self, track: int) -> bool:
         """Whether ``track`` is in the catalog."""
         ...

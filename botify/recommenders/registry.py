@@ -18,13 +18,14 @@ from botify.recommenders.hybrid import Hybrid
 from botify.recommenders.i2i import I2I
 from botify.recommenders.indexed import Indexed
 from botify.recommenders.random import Random
-from botify.recommenders.sticky_artist import StickyArtist
+from botify.recommenders.sticky import StickyArtist, StickyGenre
 from botify.recommenders.top_pop import TopPop
 
 # TYPE -> class. Adding a recommender is one line here.
 RECOMMENDER_TYPES: dict[str, type] = {
     "random": Random,
     "sticky_artist": StickyArtist,
+    "sticky_genre": StickyGenre,
     "top_pop": TopPop,
     "indexed": Indexed,
     "contextual": Contextual,

@@ -6,15 +6,16 @@ Layout (every value JSON)::
     catalog:seq         -> the last version number handed out (see versions.py)
     catalog:v3:tracks   -> hash: track id -> the record {"track", "artist", "title", ...}
     catalog:v3:artists  -> hash: artist -> [track ids]
-    catalog:v3:meta     -> hash: source, digest, tracks, artists, loaded_at
+    catalog:v3:genres   -> hash: genre -> [track ids] (tracks with a genre)
+    catalog:v3:meta     -> hash: source, digest, tracks, artists, genres, loaded_at
 
 A load writes a complete new version, then switches ``catalog:current`` to it in one command, so
 a request never sees half a catalog; the previous version expires a minute later (requests that
 started on it finish). Loading the same file again changes nothing (its digest is remembered).
 
-:class:`RedisCatalog` is the read side. What never changes within a version (the ids, and artist to
-tracks) is cached in the process; :meth:`RedisCatalog.sync` asks Redis for the current version (one
-round trip) and refreshes the cache only when the version changed.
+:class:`RedisCatalog` is the read side. What never changes within a version (the ids, artist to
+tracks, genre to tracks) is cached in the process; :meth:`RedisCatalog.sync` asks Redis for the
+current version (one round trip) and refreshes the cache only when the version changed.
 """
 
 from __future__ import annotations
@@ -166,12 +167,16 @@ def load_records(
         raise DataError(f"{source}: the catalog holds no tracks")
     encoded: dict[int, bytes] = {}
     artists: dict[str, list[int]] = {}
+    genres: dict[str, list[int]] = {}
     for i, record in enumerate(records):
         track = record["track"]
         if track in encoded:
             raise DataError(f"{source}: record {i + 1}: track {track} appears twice")
         encoded[track] = orjson.dumps(record)
         artists.setdefault(record["artist"], []).append(track)
+        genre = record.get("genre")
+        if isinstance(genre, str) and genre:
+            genres.setdefault(genre, []).append(track)
     if digest is None:
         digest = hashlib.sha256(b"\n".join(encoded.values())).hexdigest()
 
@@ -179,38 +184,45 @@ def load_records(
     with client.lock(LOCK_KEY, timeout=600, blocking_timeout=600):
         current = client.get(CURRENT_KEY)
         if current is not None:
-            current_digest = client.hget(version_key(current.decode(), "meta"), "digest")
-            if current_digest == digest.encode():
+            meta = version_key(current.decode(), "meta")
+            current_digest, has_genres = client.hmget(meta, "digest", "genres")
+            # A version written before genres were kept is loaded again, to add them.
+            if current_digest == digest.encode() and has_genres is not None:
                 seconds = time.perf_counter() - started
                 return LoadResult(int(current), len(encoded), len(artists), False, seconds)
-        version = _write_version(client, encoded, artists, source, digest)
+        groups = {"artists": artists, "genres": genres}
+        version = _write_version(client, encoded, groups, source, digest)
     return LoadResult(version, len(encoded), len(artists), True, time.perf_counter() - started)
 
 
 def _write_version(
     client: redis.Redis,
     encoded: dict[int, bytes],
-    artists: dict[str, list[int]],
+    groups: dict[str, dict[str, list[int]]],
     source: str,
     digest: str,
 ) -> int:
-    """Write a complete new version, switch to it, let the previous one expire; its number."""
+    """Write a complete new version, switch to it, let the previous one expire; its number.
+
+    ``groups`` maps a part (``artists``, ``genres``) to its groups: a name and the ids in it.
+    """
     version = next_version(client, SEQ_KEY)
-    keys = [version_key(version, part) for part in ("tracks", "artists", "meta")]
     pipe = client.pipeline(transaction=False)
     items = list(encoded.items())
     for start in range(0, len(items), CHUNK):
-        pipe.hset(keys[0], mapping=dict(items[start : start + CHUNK]))
-    artist_items = [(name, orjson.dumps(ids)) for name, ids in artists.items()]
-    for start in range(0, len(artist_items), CHUNK):
-        pipe.hset(keys[1], mapping=dict(artist_items[start : start + CHUNK]))
+        pipe.hset(version_key(version, "tracks"), mapping=dict(items[start : start + CHUNK]))
+    for part, named in groups.items():
+        group_items = [(name, orjson.dumps(ids)) for name, ids in named.items()]
+        for start in range(0, len(group_items), CHUNK):
+            pipe.hset(version_key(version, part), mapping=dict(group_items[start : start + CHUNK]))
     pipe.hset(
-        keys[2],
+        version_key(version, "meta"),
         mapping={
             "source": source,
             "digest": digest,
             "tracks": len(encoded),
-            "artists": len(artists),
+            "artists": len(groups["artists"]),
+            "genres": len(groups["genres"]),
             "loaded_at": time.time(),
         },
     )
@@ -219,7 +231,7 @@ def _write_version(
     previous = client.set(CURRENT_KEY, version, get=True)
     if previous is not None and int(previous) != version:
         pipe = client.pipeline(transaction=False)
-        for part in ("tracks", "artists", "meta"):
+        for part in ("tracks", "artists", "genres", "meta"):
             pipe.expire(version_key(previous.decode(), part), OLD_VERSION_TTL)
         pipe.execute()
     return version
@@ -232,9 +244,20 @@ class _Snapshot:
     version: int | None
     ids: np.ndarray
     artist_tracks: dict[int, tuple[int, ...]]
+    genre_tracks: dict[int, tuple[int, ...]]
 
 
-_EMPTY = _Snapshot(None, np.empty(0, dtype=np.int64), {})
+_EMPTY = _Snapshot(None, np.empty(0, dtype=np.int64), {}, {})
+
+
+def _by_track(groups: dict[bytes, bytes]) -> dict[int, tuple[int, ...]]:
+    """Each track of a version's groups (artists or genres) mapped to all the ids of its group."""
+    by_track: dict[int, tuple[int, ...]] = {}
+    for value in groups.values():
+        tracks = tuple(orjson.loads(value))
+        for track in tracks:
+            by_track[track] = tracks
+    return by_track
 
 
 class RedisCatalog:
@@ -296,15 +319,12 @@ class RedisCatalog:
     def _fetch(self, version: int | None) -> _Snapshot:
         if version is None:
             return _EMPTY
-        raw = self.client.hgetall(version_key(version, "artists"))
-        ids: list[int] = []
-        by_track: dict[int, tuple[int, ...]] = {}
-        for value in raw.values():
-            tracks = tuple(orjson.loads(value))
-            ids.extend(tracks)
-            for track in tracks:
-                by_track[track] = tracks
-        return _Snapshot(version, np.sort(np.asarray(ids, dtype=np.int64)), by_track)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(version_key(version, "artists"))
+        pipe.hgetall(version_key(version, "genres"))
+        by_artist, by_genre = (_by_track(raw) for raw in pipe.execute())
+        ids = np.sort(np.fromiter(by_artist, dtype=np.int64, count=len(by_artist)))
+        return _Snapshot(version, ids, by_artist, by_genre)
 
     def _current(self) -> _Snapshot:
         if not self._synced:
@@ -339,6 +359,10 @@ class RedisCatalog:
     def artist_tracks(self, track: int) -> Sequence[int]:
         """The ids of all tracks by the artist of ``track`` (empty if ``track`` is unknown)."""
         return self._current().artist_tracks.get(track, ())
+
+    def genre_tracks(self, track: int) -> Sequence[int]:
+        """The ids of all tracks of the genre of ``track`` (empty if unknown or without genre)."""
+        return self._current().genre_tracks.get(track, ())
 
     def contains(self, track: int) -> bool:
         """Whether ``track`` is in the catalog."""

@@ -21,7 +21,7 @@ from botify.store.catalog import (
 RECORDS = [
     {"track": 10, "artist": "A", "title": "a1", "genre": "rock", "year": 1999},
     {"track": 11, "artist": "A", "title": "a2"},
-    {"track": 20, "artist": "B", "title": "b1"},
+    {"track": 20, "artist": "B", "title": "b1", "genre": "rock"},
     {"track": 7, "artist": "C", "title": "c1"},
     {"track": 12, "artist": "A", "title": "a3"},
 ]
@@ -55,12 +55,26 @@ def test_load_and_read(redis_client, catalog_file):
     assert catalog.record(10) == RECORDS[0]
     assert catalog.record(99) is None
     assert catalog.info()["tracks"] == "5"
+    assert sorted(catalog.genre_tracks(20)) == [10, 20]
+    assert list(catalog.genre_tracks(11)) == [] and list(catalog.genre_tracks(99)) == []
 
 
 def test_same_file_twice_is_unchanged(redis_client, catalog_file):
     first = load_catalog(redis_client, catalog_file)
     second = load_catalog(redis_client, catalog_file)
     assert not second.changed and second.version == first.version
+
+
+def test_a_version_without_genres_is_loaded_again(redis_client, catalog_file):
+    # As written before genres were kept: the same digest, but no genres.
+    first = load_catalog(redis_client, catalog_file)
+    redis_client.hdel(version_key(first.version, "meta"), "genres")
+    redis_client.delete(version_key(first.version, "genres"))
+    second = load_catalog(redis_client, catalog_file)
+    assert second.changed and second.version != first.version
+    catalog = RedisCatalog(redis_client)
+    catalog.sync()
+    assert sorted(catalog.genre_tracks(10)) == [10, 20]
 
 
 def test_reload_switches_and_old_version_expires(redis_client, catalog_file, tmp_path):

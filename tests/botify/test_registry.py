@@ -1,4 +1,4 @@
-"""The registry, and the Random and StickyArtist recommenders on a known catalog."""
+"""The registry, and the Random, StickyArtist and StickyGenre recommenders on a known catalog."""
 
 import numpy as np
 import pytest
@@ -8,11 +8,14 @@ from botify.errors import ConfigError
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.random import Random
 from botify.recommenders.registry import build_recommenders
-from botify.recommenders.sticky_artist import StickyArtist
+from botify.recommenders.sticky import StickyArtist, StickyGenre
 from botify.store.catalog import RedisCatalog, load_records
 
-RECORDS = [{"track": t, "artist": a, "title": str(t)} for t, a in
-           [(1, "A"), (2, "A"), (3, "A"), (4, "A"), (10, "B"), (20, "C"), (21, "C")]]
+# Genres: A and B play rock; C's tracks have none.
+RECORDS = [
+    {"track": t, "artist": a, "title": str(t)} | ({"genre": "rock"} if a != "C" else {})
+    for t, a in [(1, "A"), (2, "A"), (3, "A"), (4, "A"), (10, "B"), (20, "C"), (21, "C")]
+]
 
 
 @pytest.fixture()
@@ -44,6 +47,18 @@ def test_sticky_artist_is_uniform_over_the_other_tracks(context):
 def test_sticky_artist_single_track_artist_and_unknown_track(context):
     rec = StickyArtist(context)
     assert rec.recommend_next(0, 10, 0.5) == 10
+    assert {rec.recommend_next(0, 999, 0.5) for _ in range(200)} == {1, 2, 3, 4, 10, 20, 21}
+
+
+def test_sticky_genre_is_uniform_over_the_genre_s_other_tracks(context):
+    rec = StickyGenre(context)
+    # 10 is B's only track, but its genre has A's tracks too; C has no genre: its artist's.
+    for prev, others in [(1, [2, 3, 4, 10]), (10, [1, 2, 3, 4]), (20, [21])]:
+        draws = [rec.recommend_next(0, prev, 0.5) for _ in range(4_000)]
+        values, counts = np.unique(draws, return_counts=True)
+        assert list(values) == others
+        if len(others) > 1:
+            assert stats.chisquare(counts).pvalue > 1e-4
     assert {rec.recommend_next(0, 999, 0.5) for _ in range(200)} == {1, 2, 3, 4, 10, 20, 21}
 
 

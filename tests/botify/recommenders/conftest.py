@@ -1,6 +1,7 @@
 """A small world whose right answers are known, on the session's real Redis.
 
-Catalog: tracks 0..59, artist ``A{t // 6}`` (ten artists of six tracks each).
+Catalog: tracks 0..59, artist ``A{t // 6}`` (ten artists of six tracks each), genre ``G{t // 18}``
+for tracks 0..53 (three genres of three artists each); tracks 54..59 have no genre.
 Artifacts (the frozen JSONL formats, loaded with ``load_artifact``):
 
 - ``top_tracks`` (ranking): track t scores 60 - t, so 0 is the most popular;
@@ -32,7 +33,16 @@ def artist_of(track: int) -> int:
     return track // 6
 
 
-CATALOG = [{"track": t, "artist": f"A{artist_of(t)}", "title": f"T{t}"} for t in range(N_TRACKS)]
+def genre_of(track: int) -> int | None:
+    """The genre number of a track of the test catalog (None: no genre)."""
+    return track // 18 if track < 54 else None
+
+
+CATALOG = [
+    {"track": t, "artist": f"A{artist_of(t)}", "title": f"T{t}"}
+    | ({} if genre_of(t) is None else {"genre": f"G{genre_of(t)}"})
+    for t in range(N_TRACKS)
+]
 
 ARTIFACTS: dict[str, list[dict[str, Any]]] = {
     "top_tracks": [{"track": t, "score": float(N_TRACKS - t)} for t in range(N_TRACKS)],
@@ -52,6 +62,7 @@ ARTIFACTS: dict[str, list[dict[str, Any]]] = {
 RECOMMENDERS: dict[str, dict[str, Any]] = {
     "random": {"type": "random"},
     "sticky_artist": {"type": "sticky_artist"},
+    "sticky_genre": {"type": "sticky_genre"},
     "top_pop": {"type": "top_pop", "k": 10, "ranking": "top_tracks"},
     "indexed": {"type": "indexed", "mode": "ordered", "recs": "multidae", "ranking": "top_tracks"},
     "indexed_random": {"type": "indexed", "mode": "random", "recs": "multidae"},

@@ -1,4 +1,4 @@
-"""The repository's config.json: experiment ALL routes one treatment to each of the eight types."""
+"""The repository's config.json: experiment ALL routes one treatment to each of the nine types."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from tests.botify.recommenders.conftest import TRACKS
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config.json"
 TYPES = {
-    "random", "top_pop", "sticky_artist", "indexed", "contextual", "i2i", "favorites", "hybrid"
+    "random", "top_pop", "sticky_artist", "sticky_genre", "indexed", "contextual", "i2i",
+    "favorites", "hybrid",
 }
 
 
@@ -22,7 +23,7 @@ def test_all_routes_every_recommender_type():
     config = load_config(SHIPPED)
     assert config["ACTIVE_EXPERIMENT"] == "ALL"
     names = config["EXPERIMENTS"]["ALL"]
-    assert len(names) == len(set(names)) == 8
+    assert len(names) == len(set(names)) == len(TYPES)
     assert {config["RECOMMENDERS"][n]["type"] for n in names} == TYPES
 
 
