@@ -3,7 +3,7 @@
 Event logs from a cold start are far too sparse to place most tracks (a day of traffic is a few
 events per track), but the catalog says which tracks share an artist and a genre, and listeners'
 tastes follow both. The models use it to fill item-to-item lists beyond what the logs observed
-(``Cooccurrence.with_catalog``) and as extra embeddings of the contextual ranker.
+(``appeal.appeal_lists``) and as extra embeddings of the contextual ranker.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import pandas as pd
 
 from botify.errors import DataError
 from botify.training.als import ALS
+from botify.training.appeal import appeal_lists
 from botify.training.artifacts import (
     Ranking,
     RecommendationLists,
@@ -62,9 +63,10 @@ class TrainSettings:
         threads: PyTorch and ALS threads.
         progress: show progress bars and per-model lines on stderr.
         catalog: the tracks catalog (JSONL) as side features: with it, ``i2i_cooc`` lists every
-            catalog track, its observed next tracks filled up with other artists' tracks of its
-            genre (``Cooccurrence.with_catalog``), and the ranker adds artist and genre embeddings
-            to the tracks' and lists every catalog track, by genre, at most two per artist.
+            catalog track, other artists' tracks of its genre by their genre appeal and the
+            pairs observed (``appeal.appeal_lists``), and the ranker adds artist and genre
+            embeddings to the tracks' and lists every catalog track, by genre, at most two per
+            artist.
     """
 
     seed: int = 0
@@ -170,11 +172,12 @@ def fit_models(
             popularity = TopTracks().fit(sessions)
             done(name, popularity.ranking, popularity)
         elif name == I2I_COOC:
-            cooc = Cooccurrence(k=settings.track_k).fit(pairs)
             if catalog is None:
+                cooc = Cooccurrence(k=settings.track_k).fit(pairs)
                 done(name, cooc.recommendations(), cooc)
             else:
-                done(name, cooc.with_catalog(catalog, seed=settings.seed), cooc)
+                lists = appeal_lists(pairs, catalog, k=settings.track_k, seed=settings.seed)
+                done(name, lists, lists)
         elif name == RANKER:
             if pairs.empty:
                 raise DataError("the event logs hold no transitions (every session has one event)")
