@@ -2,7 +2,8 @@
 
 1. generate the world (reused when its seed, size and generator are unchanged);
 2. start the service on its own Redis with the world's catalog;
-3. day 1, cold start: simulated traffic served by ``random`` and ``sticky_artist``;
+3. day 1, cold start: simulated traffic served by recommenders that need no training: ``random``,
+   ``sticky_artist`` and ``sticky_genre`` (whose in-genre plays show which tracks a genre likes);
 4. train the models on day 1's logs and load them into the running service;
 5. day 2: an A/B experiment, ``sticky_artist`` as control against every other recommender, and the
    simulator's oracle on the same sessions, in-process, as the ceiling;
@@ -24,7 +25,7 @@ from pathlib import Path
 from botify.errors import BotifyError, ConfigError
 
 DAY1_EXPERIMENT = "COLD_START"
-DAY1_RECOMMENDERS = ("random", "sticky_artist")
+DAY1_RECOMMENDERS = ("random", "sticky_artist", "sticky_genre")
 DAY2_EXPERIMENT = "RECOMMENDERS"
 DAY2_RECOMMENDERS = (
     "sticky_artist",
@@ -59,7 +60,7 @@ class ExperimentSettings:
     seed: int = 0
     tracks: int = 50_000
     users: int = 10_000
-    day1_sessions: int = 12_000
+    day1_sessions: int = 40_000
     day2_sessions: int = 32_000
     processes: int = 2
     workers: int = 2
@@ -70,7 +71,7 @@ class ExperimentSettings:
     def quick(self) -> ExperimentSettings:
         """A small run (about a minute) with the same steps."""
         return replace(
-            self, tracks=5_000, users=2_000, day1_sessions=2_000, day2_sessions=4_000, epochs=3
+            self, tracks=5_000, users=2_000, day1_sessions=3_000, day2_sessions=4_000, epochs=3
         )
 
 
@@ -152,7 +153,7 @@ def run_experiment(settings: ExperimentSettings) -> Path:
         _step(
             3,
             f"day 1, cold start: {settings.day1_sessions} sessions on "
-            f"{' and '.join(DAY1_RECOMMENDERS)}",
+            f"{', '.join(DAY1_RECOMMENDERS)}",
         )
         simulate_day(settings, world_dir, service.url, day=1, sessions=settings.day1_sessions)
 
@@ -193,7 +194,7 @@ def run_experiment(settings: ExperimentSettings) -> Path:
         DAY2_EXPERIMENT,
         DAY2_RECOMMENDERS,
         sessions=settings.day2_sessions,
-        seed=day_seed(settings, 2),
+        seed=settings.seed,
     )
     print(f"\ndone in {time.perf_counter() - started:.0f} s; open {out / 'report.html'}")
     return out
@@ -266,7 +267,9 @@ def simulate_day(
         "--episodes",
         str(sessions),
         "--seed",
-        str(day_seed(settings, day)),
+        str(settings.seed),
+        "--first-day",
+        str(day),
         "--world",
         str(world_dir),
         "--url",
@@ -280,11 +283,6 @@ def simulate_day(
     status = subprocess.call(args)
     if status != 0:
         raise BotifyError(f"the simulator failed on day {day} (exit status {status})")
-
-
-def day_seed(settings: ExperimentSettings, day: int) -> int:
-    """The simulator's seed for ``day`` (the oracle replays day 2 from it)."""
-    return settings.seed * 100 + day
 
 
 def train_and_load(

@@ -13,11 +13,11 @@ ORACLE_CSV = "oracle.csv"
 ORACLE_TITLE = "Against the oracle (the simulator's ceiling, on the same users and sessions)"
 
 
-def oracle_session_times(world_dir: Path, sessions: int, seed: int) -> pd.Series:
+def oracle_session_times(world_dir: Path, sessions: int, seed: int, day: int) -> pd.Series:
     """Mean session time per user of the in-process oracle on the sessions the simulator played.
 
-    The simulator plans day ``1`` of a run seeded with ``seed`` (what ``python -m sim.run --days 1
-    --seed S`` played against the service); the oracle replays exactly those sessions.
+    The simulator plans day ``day`` of a run seeded with ``seed`` (what ``python -m sim.run --seed S
+    --first-day D`` played against the service); the oracle replays exactly those sessions.
     """
     from sim.agents.oracle import OracleAgent
     from sim.envs.session import plan_sessions
@@ -26,7 +26,7 @@ def oracle_session_times(world_dir: Path, sessions: int, seed: int) -> pd.Series
     from sim.world.files import load_world
 
     world = load_world(world_dir)
-    plan_seed, _ = day_seed(seed, 1).spawn(2)
+    plan_seed, _ = day_seed(seed, day).spawn(2)
     results = run_episodes(world, OracleAgent(world), plan_sessions(world, sessions, plan_seed))
     frame = pd.DataFrame({col.USER: results.users, col.TIME: results.rewards})
     return frame.groupby(col.USER)[col.TIME].mean()
@@ -88,7 +88,7 @@ def report_day2(
     analysis = analyze(
         read_events([out / "logs" / "day2"]), experiment, configured=list(recommenders)
     )
-    oracle = oracle_session_times(world_dir, sessions, seed)
+    oracle = oracle_session_times(world_dir, sessions, seed, day=2)
     table = against_oracle(analysis.users, analysis.treatments, oracle)
     write_report(analysis, out, extra={ORACLE_TITLE: table})
     table.to_csv(out / ORACLE_CSV, index=False)

@@ -248,7 +248,7 @@ def _simulate(args: argparse.Namespace) -> int:
         )
     try:
         print(HEADER)
-        day = 0
+        day = args.first_day - 1
         while True:
             day += 1
             started = time.perf_counter()
@@ -270,7 +270,7 @@ def _simulate(args: argparse.Namespace) -> int:
             if args.summary_json:
                 write_summary(args.summary_json, days)
             if args.days is not None:
-                if day >= args.days:
+                if day - args.first_day + 1 >= args.days:
                     break
             elif not _ask_to_continue(day):
                 break
@@ -306,6 +306,12 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         type=int,
         default=default(None),
         help="run this many days without asking (default: ask after each day)",
+    )
+    parser.add_argument(
+        "--first-day",
+        type=int,
+        default=default(1),
+        help="the number of the first day (1): days are labelled and seeded by their number",
     )
     parser.add_argument("--world", default=default(None), help="world directory")
     parser.add_argument("--url", default=default(None), help="the botify service's base URL")
@@ -346,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--episodes must be at least 1")
     if args.days is not None and args.days < 1:
         parser.error("--days must be at least 1")
+    if args.first_day < 1:
+        parser.error("--first-day must be at least 1")
     if getattr(args, "processes", 1) < 1:
         parser.error("--processes must be at least 1")
     try:

@@ -43,6 +43,16 @@ def test_single_and_multi_give_the_same_days(world_dir, tmp_path, recommender):
     assert other != single
 
 
+def test_first_day_plays_that_day_of_the_run(world_dir, tmp_path):
+    args = ["--episodes", "150", "--world", str(world_dir), "--seed", "5", "single"]
+    both = _summary(tmp_path, "both", "--days", "2", *args, "--recommender", "oracle")
+    second = _summary(
+        tmp_path, "second", "--days", "1", "--first-day", "2", *args, "--recommender", "oracle"
+    )
+    assert [d["day"] for d in second] == [2]
+    assert second[0] == both[1]
+
+
 def test_summary_numbers_are_means_and_standard_errors(world_dir, tmp_path):
     from sim.envs.session import plan_sessions
     from sim.run import day_seed
