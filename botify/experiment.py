@@ -206,7 +206,7 @@ def _recommender_configs(config) -> dict:
     if missing:
         raise ConfigError(
             f"RECOMMENDERS in the config lacks {', '.join(sorted(set(missing)))}, which the "
-            "experiment runs: add them back (botify.config.DEFAULTS configures all eight)"
+            "experiment runs: add them back (botify.config.DEFAULTS configures them all)"
         )
     return configured
 
