@@ -49,6 +49,7 @@ class ExperimentSettings:
         tracks: tracks in the world.
         users: users in the world.
         day1_sessions: sessions on day 1 (cold start).
+        cold_start: the recommenders of day 1, a treatment each (they must need no training).
         day2_sessions: sessions on day 2 (the A/B experiment).
         processes: simulator processes playing against the service.
         workers: the service's gunicorn workers.
@@ -61,6 +62,7 @@ class ExperimentSettings:
     tracks: int = 50_000
     users: int = 10_000
     day1_sessions: int = 40_000
+    cold_start: tuple[str, ...] = DAY1_RECOMMENDERS
     day2_sessions: int = 32_000
     processes: int = 2
     workers: int = 2
@@ -90,6 +92,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--day1-sessions", type=int, help="sessions on day 1")
     parser.add_argument("--day2-sessions", type=int, help="sessions on day 2")
     parser.add_argument(
+        "--cold-start",
+        metavar="NAMES",
+        help=f"day 1's recommenders, comma-separated (default {','.join(DAY1_RECOMMENDERS)})",
+    )
+    parser.add_argument(
         "--processes", type=int, default=defaults.processes, help="simulator processes (2)"
     )
     parser.set_defaults(func=run_command)
@@ -110,6 +117,11 @@ def run_command(args: argparse.Namespace) -> int:
             settings = replace(settings, **{name: value})
     if settings.processes < 1:
         raise ConfigError(f"--processes must be at least 1, got {settings.processes}")
+    if args.cold_start is not None:
+        names = tuple(name.strip() for name in args.cold_start.split(",") if name.strip())
+        if not names:
+            raise ConfigError("--cold-start names no recommender")
+        settings = replace(settings, cold_start=names)
     run_experiment(settings)
     return 0
 
@@ -129,7 +141,7 @@ def run_experiment(settings: ExperimentSettings) -> Path:
     from botify.store import EmbeddedRedis, connect
 
     started = time.perf_counter()
-    recommenders = _recommender_configs(load_config())
+    recommenders = _recommender_configs(load_config(), settings.cold_start)
     out = settings.out
     for stale in ("logs", "models", "service"):
         shutil.rmtree(out / stale, ignore_errors=True)
@@ -143,7 +155,7 @@ def run_experiment(settings: ExperimentSettings) -> Path:
     try:
         redis.start()
         day1 = _service_config(
-            recommenders, DAY1_EXPERIMENT, DAY1_RECOMMENDERS, world_dir, out / "logs" / "day1"
+            recommenders, DAY1_EXPERIMENT, settings.cold_start, world_dir, out / "logs" / "day1"
         )
         service = ServiceProcess(
             out / "service", day1, redis_url=redis.url, workers=settings.workers
@@ -153,7 +165,7 @@ def run_experiment(settings: ExperimentSettings) -> Path:
         _step(
             3,
             f"day 1, cold start: {settings.day1_sessions} sessions on "
-            f"{', '.join(DAY1_RECOMMENDERS)}",
+            f"{', '.join(settings.cold_start)}",
         )
         simulate_day(settings, world_dir, service.url, day=1, sessions=settings.day1_sessions)
 
@@ -200,9 +212,9 @@ def run_experiment(settings: ExperimentSettings) -> Path:
     return out
 
 
-def _recommender_configs(config) -> dict:
+def _recommender_configs(config, cold_start: tuple[str, ...]) -> dict:
     configured = config.get("RECOMMENDERS", {})
-    missing = [n for n in (*DAY1_RECOMMENDERS, *DAY2_RECOMMENDERS) if n not in configured]
+    missing = [n for n in (*cold_start, *DAY2_RECOMMENDERS) if n not in configured]
     if missing:
         raise ConfigError(
             f"RECOMMENDERS in the config lacks {', '.join(sorted(set(missing)))}, which the "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -108,6 +109,9 @@ _WORKER: _ChunkPlayer | None = None
 
 def _init_worker(world: World, config: SimConfig, name: str) -> None:
     global _WORKER
+    # Ctrl-C reaches the whole process group: the parent stops the pool, so a worker ignores it
+    # (instead of each printing a traceback).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER = _ChunkPlayer(world, config, name)
 
 

@@ -36,7 +36,8 @@ def test_quick_loop_writes_the_report_and_stops_everything(tmp_path, capsys):
     assert (oracle["percent_of_oracle"] < 100).all()
     assert "Against the oracle" in (out / "report.md").read_text()
     # Both days were logged, the models were trained from day 1 and loaded.
-    assert (out / "logs" / "day1" / "data.jsonl").stat().st_size > 0
+    day1 = pd.read_json(out / "logs" / "day1" / "data.jsonl", lines=True)
+    assert set(day1["recommender"]) == set(settings.cold_start)
     assert {p.stem for p in (out / "models").glob("*.jsonl")} >= {"multidae", "ranker"}
     assert _children() <= before, "a process started by the experiment is still running"
     printed = capsys.readouterr().out
@@ -95,3 +96,19 @@ def test_ctrl_c_stops_everything_it_started(tmp_path):
         if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     ]
     assert alive == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("random,nope", "lacks nope"), (" , ", "names no recommender")],
+    ids=["unknown", "empty"],
+)
+def test_cold_start_names_are_checked_before_anything_starts(tmp_path, capsys, value, message):
+    from botify.cli import main
+
+    before = _children()
+    out = tmp_path / "results"
+    code = main(["experiment", "--quick", "--cold-start", value, "--out", str(out)])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists() and _children() <= before
