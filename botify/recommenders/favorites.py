@@ -18,13 +18,10 @@ from typing import Any
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.support import (
     Params,
-    RandomTrack,
-    artifact_reader,
-    fallback,
+    SessionRecommender,
     first_new,
     last_resort,
     random_new,
-    session_store,
 )
 from botify.store.artifacts import Entry
 from botify.store.batch import Batch
@@ -48,7 +45,7 @@ return redis.call('ZRANGE', KEYS[1], i, i)[1]
 """
 
 
-class Favorites:
+class Favorites(SessionRecommender):
     """The favorites recommender of SPEC section 5.
 
     Config: ``{"type": "favorites", "threshold": 0.8, "per_user": "multidae", "per_track": "ranker",
@@ -81,13 +78,7 @@ class Favorites:
         self.max_set = p.integer("max_set", 1000)
         self.ttl = p.integer("ttl", 30 * 24 * 3600)
         self.namespace = p.text("namespace", f"t{self.threshold:g}")
-        self.catalog = context.catalog
-        self.rng = context.rng
-        self.redis = context.redis
-        self.reader = artifact_reader(context)
-        self.sessions = session_store(context)
-        self.random = RandomTrack(context.catalog, context.rng)
-        self.fallback = fallback(context, p)
+        super().__init__(context, p)
         p.check_unknown()
         self._pick = context.redis.register_script(_PICK_MEMBER)
 

@@ -9,13 +9,10 @@ import numpy as np
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.support import (
     Params,
-    RandomTrack,
-    artifact_reader,
-    fallback,
+    SessionRecommender,
     first_new,
     last_resort,
     random_new,
-    session_store,
 )
 from botify.store.artifacts import Entry, Ranking
 from botify.store.batch import Batch
@@ -26,7 +23,7 @@ PER_USER = "user"
 STATE_FIELD = "hybrid_last"
 
 
-class Hybrid:
+class Hybrid(SessionRecommender):
     """Seed 004's recommender.
 
     Config: ``{"type": "hybrid", "per_track": "ranker", "per_user": "multidae",
@@ -56,13 +53,7 @@ class Hybrid:
         self.backfill_to = p.integer("backfill_to", 30, low=0)
         self.temperature = p.number("temperature", 1.0, low=1e-6)
         self.switch_below = p.number("switch_below", 0.7, 0.0, 1.0)
-        self.catalog = context.catalog
-        self.rng = context.rng
-        self.redis = context.redis
-        self.reader = artifact_reader(context)
-        self.sessions = session_store(context)
-        self.random = RandomTrack(context.catalog, context.rng)
-        self.fallback = fallback(context, p)
+        super().__init__(context, p)
         p.check_unknown()
 
     def use_per_user(self, last: str | None, prev_time: float) -> bool:

@@ -9,17 +9,14 @@ import numpy as np
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.support import (
     Params,
-    RandomTrack,
-    artifact_reader,
-    fallback,
+    SessionRecommender,
     first_new,
     last_resort,
-    session_store,
 )
 from botify.store.batch import Batch
 
 
-class I2I:
+class I2I(SessionRecommender):
     """Recommends from the list of an anchor drawn among the user's recent listens.
 
     Config: ``{"type": "i2i", "recs": "i2i_cooc", "recent": 10, "fallback": NAME}``.
@@ -35,13 +32,7 @@ class I2I:
         p = Params("i2i", params)
         self.recs = p.text("recs", "i2i_cooc")
         self.recent = p.integer("recent", 10)
-        self.catalog = context.catalog
-        self.rng = context.rng
-        self.redis = context.redis
-        self.reader = artifact_reader(context)
-        self.sessions = session_store(context)
-        self.random = RandomTrack(context.catalog, context.rng)
-        self.fallback = fallback(context, p)
+        super().__init__(context, p)
         p.check_unknown()
 
     def anchor_weights(self, recent: list[tuple[int, float]]) -> dict[int, float]:

@@ -7,13 +7,10 @@ from typing import Any
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.support import (
     Params,
-    RandomTrack,
-    artifact_reader,
-    fallback,
+    SessionRecommender,
     first_new,
     last_resort,
     random_new,
-    session_store,
 )
 from botify.store.batch import Batch
 
@@ -21,7 +18,7 @@ RANDOM = "random"
 ORDERED = "ordered"
 
 
-class Indexed:
+class Indexed(SessionRecommender):
     """Recommends from the user's list of a per-user artifact.
 
     Config: ``{"type": "indexed", "mode": "ordered" | "random", "recs": "multidae",
@@ -41,13 +38,7 @@ class Indexed:
         self.recs = p.text("recs", "multidae")
         self.ranking = p.text("ranking", "top_tracks")
         self.top = p.integer("top", 100)
-        self.catalog = context.catalog
-        self.rng = context.rng
-        self.redis = context.redis
-        self.reader = artifact_reader(context)
-        self.sessions = session_store(context)
-        self.random = RandomTrack(context.catalog, context.rng)
-        self.fallback = fallback(context, p)
+        super().__init__(context, p)
         p.check_unknown()
 
     def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:

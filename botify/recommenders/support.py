@@ -126,6 +126,25 @@ def artifact_reader(context: RecommenderContext) -> ArtifactReader:
     return ArtifactReader(context.redis)
 
 
+class SessionRecommender:
+    """What the recommenders that remember the session are built with.
+
+    ``catalog``, ``rng`` and ``redis`` from the context; ``reader`` for the artifacts;
+    ``sessions``, the session store; ``random``, the last resort; ``fallback``, the recommender
+    named by the ``fallback`` parameter. A subclass reads its own parameters, calls this, then
+    ``params.check_unknown()``.
+    """
+
+    def __init__(self, context: RecommenderContext, params: Params) -> None:
+        self.catalog = context.catalog
+        self.rng = context.rng
+        self.redis = context.redis
+        self.reader = artifact_reader(context)
+        self.sessions = session_store(context)
+        self.random = RandomTrack(context.catalog, context.rng)
+        self.fallback = fallback(context, params)
+
+
 def first_new(candidates: Iterable[int], exclude: Collection[int], catalog: Catalog) -> int | None:
     """The first candidate that is in the catalog and not in ``exclude``."""
     for track in candidates:
