@@ -26,11 +26,6 @@ def _records(n_genres: int = 3, artists_per_genre: int = 6, tracks_per_artist: i
     return records
 
 
-def _pairs(rows: list[tuple[int, int, float]]) -> pd.DataFrame:
-    prev, nxt, time = zip(*rows, strict=True)
-    return pd.DataFrame({"prev": prev, "next": nxt, "time": time})
-
-
 def test_catalog_codes_and_missing_genre():
     catalog = TrackCatalog.from_records(
         [
