@@ -13,9 +13,9 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
-from botify.events import TIME, TRACK, USER
+from botify.events import TRACK, USER
 from botify.training.artifacts import PER_USER, RecommendationLists
-from botify.training.dataset import POSITIVE_THRESHOLD, IdIndex, interaction_matrix
+from botify.training.dataset import POSITIVE_THRESHOLD, IdIndex, interaction_matrix, positives
 
 
 class ALS:
@@ -70,9 +70,7 @@ class ALS:
         Raises:
             ValueError: no event is a positive.
         """
-        positive = events[events[TIME] > self.threshold]
-        if positive.empty:
-            raise ValueError(f"no listen above {self.threshold}: nothing to learn from")
+        positive = positives(events, self.threshold)
         users = IdIndex.of(positive[USER].to_numpy())
         tracks = IdIndex.of(positive[TRACK].to_numpy())
         matrix = interaction_matrix(positive, users, tracks, self.threshold)

@@ -161,6 +161,18 @@ class IdIndex:
         return np.where(self.ids[pos] == values, pos, -1)
 
 
+def positives(events: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """The events listened to longer than ``threshold`` (implicit positive feedback).
+
+    Raises:
+        ValueError: none is.
+    """
+    positive = events[events[TIME] > threshold]
+    if positive.empty:
+        raise ValueError(f"no listen above {threshold}: nothing to learn from")
+    return positive
+
+
 def interaction_matrix(
     sessions: pd.DataFrame,
     users: IdIndex,

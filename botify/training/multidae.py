@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from botify.events import TRACK, USER
 from botify.training.artifacts import PER_USER, RecommendationLists
-from botify.training.dataset import POSITIVE_THRESHOLD, IdIndex, interaction_matrix
+from botify.training.dataset import POSITIVE_THRESHOLD, IdIndex, interaction_matrix, positives
 from botify.training.reproducibility import TORCH_THREADS, seeded
 
 
@@ -117,9 +117,7 @@ class MultiDAE:
             ValueError: no event is a positive.
         """
         rng = seeded(self.seed, self.threads)
-        positive = events[events["time"] > self.threshold]
-        if positive.empty:
-            raise ValueError(f"no listen above {self.threshold}: nothing to learn from")
+        positive = positives(events, self.threshold)
         users = IdIndex.of(events[USER].to_numpy())
         tracks = IdIndex.of(positive[TRACK].to_numpy())
         matrix = interaction_matrix(events, users, tracks, self.threshold)
