@@ -1,4 +1,4 @@
-"""One Redis connection pool per process, with health checks, timeouts and a bounded retry."""
+"""One Redis connection pool per process, with health checks, timeouts and one immediate retry."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from botify.errors import StoreUnavailable
@@ -17,6 +17,12 @@ from botify.store.redis_server import advertised_url
 SOCKET_TIMEOUT = 0.5
 CONNECT_TIMEOUT = 0.2
 HEALTH_CHECK_INTERVAL = 10
+# One retry, at once: it covers a pooled connection that Redis closed (a restart) by reconnecting.
+# No backoff sleep: redis.retry calls the ``time.sleep`` it imported in the gunicorn master, before
+# gevent patched the worker, so a backoff would block the whole worker (every greenlet) while Redis
+# is down, instead of just the request. redis-py nests this retry (the command's around the
+# connect's), so each extra retry would multiply the connection attempts of a failing request.
+RETRIES = 1
 
 _clients: dict[str, redis.Redis] = {}
 
@@ -53,7 +59,7 @@ def connect(url: str) -> redis.Redis:
             socket_timeout=SOCKET_TIMEOUT,
             socket_connect_timeout=CONNECT_TIMEOUT,
             health_check_interval=HEALTH_CHECK_INTERVAL,
-            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=2),
+            retry=Retry(NoBackoff(), retries=RETRIES),
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
         _clients[url] = client
