@@ -139,6 +139,7 @@ def run_experiment(settings: ExperimentSettings) -> Path:
     from botify.config import load_config
     from botify.service.process import ServiceProcess
     from botify.store import EmbeddedRedis, connect
+    from botify.store.redis_server import redacted
 
     started = time.perf_counter()
     recommenders = _recommender_configs(load_config(), settings.cold_start)
@@ -160,7 +161,8 @@ def run_experiment(settings: ExperimentSettings) -> Path:
         service = ServiceProcess(
             out / "service", day1, redis_url=redis.url, workers=settings.workers
         ).start()
-        print(f"botify serve at {service.url} (Redis {redis.url}); log in {out / 'service'}")
+        print(f"botify serve at {service.url} (Redis {redacted(redis.url)}); "
+              f"log in {out / 'service'}")
 
         _step(
             3,

@@ -66,13 +66,14 @@ def cli_client():
 
     from botify.errors import StoreUnavailable
     from botify.store.connection import connect, resolve_redis_url
+    from botify.store.redis_server import redacted
 
     url = resolve_redis_url(load_config())
     client = connect(url)
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise StoreUnavailable(f"Redis at {url} does not answer: {exc}") from None
+        raise StoreUnavailable(f"Redis at {redacted(url)} does not answer: {exc}") from None
     return client
 
 
