@@ -31,6 +31,7 @@ from pathlib import Path
 
 import requests
 
+from botify.events import iter_events
 from botify.store import EmbeddedRedis, connect
 from botify.store.catalog import load_records, synthetic_records
 from botify.store.redis_server import free_port
@@ -211,7 +212,7 @@ def main() -> int:
             }
         finally:
             stop(process)
-        logged = sum(1 for _ in open(workdir / "data.jsonl", "rb"))
+        logged = sum(1 for _ in iter_events([workdir / "data.jsonl"]))
         report(f"botify serve, {args.workers} gevent workers, {os.cpu_count()} CPUs "
                f"(shared with wrk and Redis)", results)
         served = sum(r["requests"] for r in results.values())

@@ -23,10 +23,15 @@ DEFAULTS: dict[str, Any] = {
     "TRACKS_CATALOG": None,
     # Recommendation artifacts loaded at startup: NAME -> JSONL file (missing files are skipped).
     "ARTIFACTS": {},
-    # The event log: rotating JSON-lines files.
+    # The event log: JSON lines; each process writes and rotates its own series of files,
+    # <dir>/<stem>.<host>.<pid>.jsonl for DATA_LOG_FILE <dir>/<stem>.jsonl (readers take <dir>).
     "DATA_LOG_FILE": "log/data.jsonl",
+    # Rotate a process's file at this size; keep this many rotated files per process (0: all).
     "DATA_LOG_MAX_BYTES": 100 * 1024 * 1024,
     "DATA_LOG_BACKUP_COUNT": 50,
+    # Events a process holds in memory while its log cannot be written (a full disk); beyond
+    # that, /next and /last answer 503. A hard kill during such an outage loses at most these.
+    "DATA_LOG_PENDING_MAX": 10_000,
     # Seconds between a worker's checks of which catalog version is current (0: every request).
     # While Redis is unreachable every request checks, and fails at once with a 503.
     "CATALOG_CHECK_INTERVAL": 0.25,

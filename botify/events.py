@@ -1,22 +1,32 @@
-"""The event log's schema and a reader for its files (rotated ones included).
+"""The event log's schema and a reader for its files: every process's series, rotated ones too.
 
-One JSON object per line, per accepted ``/next`` or ``/last`` request (SPEC section 4), plus the
-``recommender`` that served it.
+One JSON object per line, per accepted ``/next`` or ``/last`` request: the course's fields, the
+``recommender`` that served it, and an ``id`` (``<source>:<seq>``, see
+``botify.service.event_log``) unique to the event. Each service process writes its own file series;
+readers take the directory and merge the series by timestamp.
 """
 
 from __future__ import annotations
 
 import gc
+import glob
+import heapq
+import logging
 import operator
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
-import pandas as pd
 
 from botify.errors import DataError
+
+if TYPE_CHECKING:  # pandas is loaded by the readers only, not by the service that writes the log
+    import pandas as pd
+
+log = logging.getLogger("botify.events")
 
 MESSAGE = "message"
 TIMESTAMP = "timestamp"
@@ -27,15 +37,23 @@ LATENCY = "latency"
 RECOMMENDATION = "recommendation"
 EXPERIMENTS = "experiments"
 RECOMMENDER = "recommender"
+EVENT_ID = "id"
+# Set when the recommender failed and the answer is the random fallback.
+FALLBACK = "fallback"
+# A partial last line that a writer found after a crash is moved to ``<file>.torn``: not an event.
+TORN_SUFFIX = ".torn"
 
 REQUIRED = (MESSAGE, TIMESTAMP, USER, TRACK, TIME, LATENCY)
 
 
 def log_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Expand files and directories into the log files they hold, oldest rotation first.
+    """Expand files and directories into the log files they hold, each series oldest first.
 
-    A directory contributes every regular file in it whose name does not start with a dot;
-    ``data.jsonl.2`` comes before ``data.jsonl.1`` before ``data.jsonl`` (the rotation order).
+    A directory contributes every regular file in it whose name does not start with a dot or end
+    in ``.torn``; within a series ``data.h.7.jsonl.2`` comes before ``data.h.7.jsonl.1`` before
+    ``data.h.7.jsonl`` (the rotation order). A path that does not exist but names a
+    ``DATA_LOG_FILE`` (``log/data.jsonl``) stands for every process's series of it
+    (``log/data.*.jsonl*``).
 
     Raises:
         DataError: a path does not exist or a directory holds no files.
@@ -44,15 +62,36 @@ def log_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
+            found = [p for p in path.iterdir() if p.is_file() and _is_log_name(p.name)]
             if not found:
                 raise DataError(f"{path}: no log files in this directory")
             files.extend(sorted(found, key=_rotation_key))
         elif path.is_file():
             files.append(path)
         else:
-            raise DataError(f"{path}: no such file or directory")
+            series = _series_of(path)
+            if not series:
+                raise DataError(f"{path}: no such file or directory")
+            files.extend(series)
     return files
+
+
+def _is_log_name(name: str) -> bool:
+    return not name.startswith(".") and not name.endswith(TORN_SUFFIX)
+
+
+def _series_of(path: Path) -> list[Path]:
+    """The files of every process's series of ``DATA_LOG_FILE`` = ``path``, if any."""
+    suffix = path.suffix
+    if not suffix or not path.parent.is_dir():
+        return []
+    stem = glob.escape(path.name[: -len(suffix)])
+    found = [
+        p for p in path.parent.glob(f"{stem}.*{suffix}*")
+        if p.is_file() and _is_log_name(p.name)
+        and (p.name.endswith(suffix) or p.name.rpartition(".")[2].isdigit())
+    ]
+    return sorted(found, key=_rotation_key)
 
 
 def _rotation_key(path: Path) -> tuple[str, int]:
@@ -62,21 +101,81 @@ def _rotation_key(path: Path) -> tuple[str, int]:
     return path.name, 0
 
 
+def _event_lines(file: Path) -> list[bytes]:
+    """The lines of a log file; a partial last line (no newline, not an event) is set aside.
+
+    A writer ends every event with a newline, so an unterminated last line that does not parse is
+    a write cut short (a crash, a full disk) or one still being written: it is reported once and
+    skipped, never taken for an event.
+    """
+    with open(file, "rb") as handle:
+        data = handle.read()
+    lines = data.split(b"\n")
+    if lines and lines[-1].strip():
+        try:
+            _checked_event(file, len(lines), lines[-1])
+        except DataError:
+            log.warning("%s: partial last line (%d bytes) set aside", file, len(lines[-1]))
+            lines.pop()
+    return lines
+
+
 def iter_events(paths: Iterable[str | os.PathLike]) -> Iterator[dict]:
-    """Every event of the given files, in file order.
+    """Every event of the given files, the series merged in timestamp order.
 
     Raises:
         DataError: a line is not a JSON object or lacks a required field (names file and line).
     """
+    series: dict[str, list[Path]] = {}
     for file in log_files(paths):
-        with open(file, "rb") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    yield _checked_event(file, number, line)
+        series.setdefault(str(file.parent / _rotation_key(file)[0]), []).append(file)
+    by_time = operator.itemgetter(TIMESTAMP)
+    yield from heapq.merge(*map(_series_events, series.values()), key=by_time)
+
+
+def _series_events(files: list[Path]) -> Iterator[dict]:
+    for file in files:
+        for number, line in enumerate(_event_lines(file), 1):
+            if line.strip():
+                yield _checked_event(file, number, line)
+
+
+def audit(ids: Iterable[str | None]) -> dict[str, int]:
+    """Gaps and duplicates among event ids (``<source>:<seq>``).
+
+    Args:
+        ids: the ``id`` column of an event log (None for events written before ids existed).
+
+    Returns:
+        ``events``, ``sources`` (writing processes), ``duplicates`` (events whose id was seen
+        before), ``gaps`` (sequence numbers missing between a source's first and last event seen)
+        and ``without_id``.
+
+    Raises:
+        DataError: an id is not of the form ``<source>:<seq>``.
+    """
+    seen: dict[str, set[int]] = {}
+    counts = {"events": 0, "sources": 0, "duplicates": 0, "gaps": 0, "without_id": 0}
+    for event_id in ids:
+        counts["events"] += 1
+        if event_id is None:
+            counts["without_id"] += 1
+            continue
+        source, _, seq = str(event_id).rpartition(":")
+        if not source or not seq.isdigit():
+            raise DataError(f"event id {event_id!r} is not <source>:<sequence number>")
+        numbers = seen.setdefault(source, set())
+        number = int(seq)
+        if number in numbers:
+            counts["duplicates"] += 1
+        numbers.add(number)
+    counts["sources"] = len(seen)
+    counts["gaps"] = sum(max(n) - min(n) + 1 - len(n) for n in seen.values())
+    return counts
 
 
 _CHUNK_LINES = 200_000
-_COLUMNS = (*REQUIRED, RECOMMENDATION, RECOMMENDER, EXPERIMENTS)
+_COLUMNS = (*REQUIRED, RECOMMENDATION, RECOMMENDER, EXPERIMENTS, EVENT_ID)
 _GET_COLUMNS = operator.itemgetter(*_COLUMNS)
 
 
@@ -89,7 +188,8 @@ def read_events(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
 
     Returns:
         Columns ``message, timestamp, user, track, time, latency, recommendation, recommender,
-        experiments`` (the last a column of dicts), in file order.
+        experiments, id`` (experiments a column of dicts; id missing in logs written before ids),
+        in timestamp order (stable: events of one millisecond keep their order in the files).
 
     Raises:
         DataError: malformed lines (see :func:`iter_events`), a field of the wrong type, or no
@@ -101,7 +201,11 @@ def read_events(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         columns = _read_columns(log_files(paths))
         if not columns[MESSAGE]:
             raise DataError("the event logs hold no events")
-        return _frame(columns)
+        frame = _frame(columns)
+        timestamps = frame[TIMESTAMP].to_numpy()
+        if len(timestamps) > 1 and (np.diff(timestamps) < 0).any():
+            frame = frame.sort_values(TIMESTAMP, kind="stable", ignore_index=True)
+        return frame
     finally:
         if enabled:
             gc.enable()
@@ -110,8 +214,7 @@ def read_events(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
 def _read_columns(files: list[Path]) -> dict[str, list]:
     columns: dict[str, list] = {key: [] for key in _COLUMNS}
     for file in files:
-        with open(file, "rb") as handle:
-            lines = handle.read().split(b"\n")
+        lines = _event_lines(file)
         for begin in range(0, len(lines), _CHUNK_LINES):
             chunk = lines[begin : begin + _CHUNK_LINES]
             parsed = _parse_chunk(chunk)
@@ -175,6 +278,8 @@ def _raise_first_error(file: Path, lines: list[bytes], first_line: int) -> None:
 
 
 def _frame(columns: dict[str, list]) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         recommendation = np.asarray(columns[RECOMMENDATION], dtype=np.float64)
         missing = np.isnan(recommendation)
@@ -190,6 +295,7 @@ def _frame(columns: dict[str, list]) -> pd.DataFrame:
                 RECOMMENDATION: pd.arrays.IntegerArray(recommendation.astype(np.int64), missing),
                 RECOMMENDER: pd.Series(columns[RECOMMENDER], dtype="string"),
                 EXPERIMENTS: columns[EXPERIMENTS],
+                EVENT_ID: pd.Series(columns[EVENT_ID], dtype="string"),
             }
         )
     except (TypeError, ValueError) as exc:

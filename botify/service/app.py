@@ -22,6 +22,7 @@ from flask_restful import Api
 from botify.config import load_config
 from botify.events import (
     EXPERIMENTS,
+    FALLBACK,
     LATENCY,
     MESSAGE,
     RECOMMENDATION,
@@ -34,6 +35,7 @@ from botify.events import (
 from botify.experiments import Experiments
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.registry import build_recommenders
+from botify.service.catalog_reload import CatalogReload
 from botify.service.event_log import EventLog
 from botify.service.resources import Health, Hello, LastTrack, NextTrack, Track
 from botify.service.schema import PlayReport
@@ -70,23 +72,50 @@ class BotifyService:
             config["DATA_LOG_FILE"],
             max_bytes=config.get("DATA_LOG_MAX_BYTES", 0),
             backup_count=config.get("DATA_LOG_BACKUP_COUNT", 0),
+            pending_max=config["DATA_LOG_PENDING_MAX"],
         )
+        self._reload = CatalogReload(self.redis, config)
         atexit.register(self.close)
 
-    def recommend(self, name: str, user: int, track: int, time_: float) -> int:
-        """The recommendation of recommender ``name``; a random track if it fails.
+    def check_serving(self) -> None:
+        """Refuse a request before it does any work when its event could not be kept or no
+        catalog is served because Redis lost it.
 
-        A recommender that raises, or answers something that is not a track of the catalog, must
-        not fail the request: the user gets a random track and the server log a warning.
+        Raises:
+            EventLogUnavailable: the event log failed and holds all the events it may.
+            CatalogUnavailable: the catalog this process served is gone from Redis (a reload of
+                the configured one has been started) or is being reloaded.
+            redis.RedisError: Redis is unreachable.
+        """
+        self.event_log.check_accepting()
+        self.check_catalog()
+
+    def check_catalog(self) -> None:
+        """Refresh the catalog; when none is served, say why (and start reloading a lost one).
+
+        Raises:
+            CatalogUnavailable: see :meth:`check_serving`.
+            redis.RedisError: Redis is unreachable.
+        """
+        self.catalog.refresh()
+        if not len(self.catalog):
+            self._reload.check(self.catalog)
+
+    def recommend(self, name: str, user: int, track: int, time_: float) -> tuple[int, bool]:
+        """The recommendation of recommender ``name``, and whether it is the random fallback.
+
+        A recommender that raises (a bug, or Redis failing mid-request), or answers something that
+        is not a track of the catalog, must not fail the request: the user gets a random track,
+        the event says ``fallback``, and the server log a warning.
         """
         try:
             answer = self.recommenders[name].recommend_next(user, track, time_)
             if self.catalog.contains(answer):
-                return int(answer)
+                return int(answer), False
             log.warning("recommender %s answered %r, not a catalog track: random", name, answer)
         except Exception:
             log.warning("recommender %s failed; random track instead", name, exc_info=True)
-        return self.catalog.random_track(self.rng)
+        return self.catalog.random_track(self.rng), True
 
     def end_session(self, user: int) -> None:
         """Forget the user's session state (``/last``)."""
@@ -101,24 +130,26 @@ class BotifyService:
         recommendation: int | None,
         experiments: dict[str, str],
         recommender: str,
+        fallback: bool = False,
     ) -> None:
-        """Queue one event of the log (SPEC section 4 plus ``recommender``)."""
-        self.event_log.write(
-            {
-                MESSAGE: message,
-                TIMESTAMP: time.time_ns() // 1_000_000,
-                USER: user,
-                TRACK: report.track,
-                TIME: report.time,
-                LATENCY: latency,
-                RECOMMENDATION: recommendation,
-                EXPERIMENTS: experiments,
-                RECOMMENDER: recommender,
-            }
-        )
+        """Write one event of the log (see ``botify.events``)."""
+        event = {
+            MESSAGE: message,
+            TIMESTAMP: time.time_ns() // 1_000_000,
+            USER: user,
+            TRACK: report.track,
+            TIME: report.time,
+            LATENCY: latency,
+            RECOMMENDATION: recommendation,
+            EXPERIMENTS: experiments,
+            RECOMMENDER: recommender,
+        }
+        if fallback:
+            event[FALLBACK] = True
+        self.event_log.write(event)
 
     def close(self) -> None:
-        """Flush and close the event log (idempotent)."""
+        """Write what the event log holds and close it (idempotent)."""
         self.event_log.close()
 
 

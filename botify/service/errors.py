@@ -11,6 +11,8 @@ from typing import Any
 import redis
 
 from botify.errors import DataError, StoreUnavailable
+from botify.service.catalog_reload import CatalogUnavailable
+from botify.service.event_log import EventLogUnavailable
 from botify.service.schema import InvalidRequest
 
 log = logging.getLogger("botify.service")
@@ -57,7 +59,7 @@ def json_errors(method: Callable[..., Any]) -> Callable[..., Any]:
             if _redis_warning.ready():
                 log.warning("Redis unreachable, answering 503: %s", exc)
             return {"message": unavailable_message(exc)}, 503
-        except DataError as exc:
+        except (DataError, EventLogUnavailable, CatalogUnavailable) as exc:
             return {"message": str(exc)}, 503
 
     return wrapper

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import request
 from flask_restful import Resource
 
+from botify.service.catalog_reload import CatalogUnavailable
 from botify.service.errors import json_errors, unavailable_message
 from botify.service.schema import InvalidRequest, PlayReport, parse_path_id
 
@@ -32,21 +33,43 @@ class Hello(_ServiceResource):
 
 
 class Health(_ServiceResource):
-    """``GET /health``: 200 when Redis answers, 503 when it does not."""
+    """``GET /health``: 200 when Redis answers, a catalog is served and the event log is written;
+    503 with the reason otherwise."""
 
     method_decorators = []
 
     def get(self) -> tuple[dict[str, Any], int]:
+        service = self.service
         try:
-            self.service.redis.ping()
-            version = self.service.catalog.sync()
+            service.redis.ping()
+            version = service.catalog.sync()
         except Exception as exc:  # any Redis failure means unhealthy, whatever its class
             return {"status": "unavailable", "message": unavailable_message(exc)}, 503
-        return {
+        events = service.event_log.state()
+        body = {
             "status": "ok",
             "redis": "up",
-            "catalog": {"version": version, "tracks": len(self.service.catalog)},
-        }, 200
+            "catalog": {"version": version, "tracks": len(service.catalog)},
+            "event_log": {
+                "file": events.path, "written": events.written, "pending": events.pending,
+                "given_up": events.given_up,
+            },
+        }
+        problems = []
+        if version is None:
+            try:
+                service.check_catalog()
+                problems.append("no catalog loaded: load one with `botify load catalog FILE`")
+            except CatalogUnavailable as exc:
+                problems.append(str(exc))
+        if events.error:
+            problems.append(
+                f"the event log cannot be written ({events.error}); {events.pending} events held"
+            )
+        if problems:
+            body.update(status="unavailable", message="; ".join(problems))
+            return body, 503
+        return body, 200
 
 
 class Track(_ServiceResource):
@@ -67,8 +90,8 @@ class _Play(_ServiceResource):
     def _accept(self, user: str) -> tuple[int, PlayReport]:
         user_id = parse_path_id(user, "user")
         report = PlayReport.parse(request.get_data(cache=False))
+        self.service.check_serving()
         catalog = self.service.catalog
-        catalog.refresh()
         if not catalog.contains(report.track):
             if not len(catalog):
                 raise InvalidRequest(
@@ -87,9 +110,13 @@ class NextTrack(_Play):
         started = time.perf_counter()
         user_id, report = self._accept(user)
         name, experiments = self.service.experiments.route(user_id)
-        recommendation = self.service.recommend(name, user_id, report.track, report.time)
+        recommendation, fallback = self.service.recommend(
+            name, user_id, report.track, report.time
+        )
         latency = time.perf_counter() - started
-        self.service.log_event("next", user_id, report, latency, recommendation, experiments, name)
+        self.service.log_event(
+            "next", user_id, report, latency, recommendation, experiments, name, fallback
+        )
         return {"user": user_id, "track": recommendation}
 
 

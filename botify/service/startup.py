@@ -7,13 +7,15 @@ from typing import Any
 
 
 def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
-    """Check Redis and the configuration, load ``TRACKS_CATALOG`` and ``ARTIFACTS``.
+    """Check the event log's directory, Redis and the configuration, load ``TRACKS_CATALOG`` and
+    ``ARTIFACTS``.
 
     Done once in the master, before the workers start, so a mistake is one clear message.
 
     Raises:
         StoreUnavailable: Redis does not answer.
-        ConfigError: experiments or recommenders are misconfigured.
+        ConfigError: experiments or recommenders are misconfigured, the event log's directory is
+            not writable.
         DataError: a data file is malformed.
     """
     import numpy as np
@@ -23,10 +25,12 @@ def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
     from botify.experiments import Experiments
     from botify.recommenders.base import RecommenderContext
     from botify.recommenders.registry import build_recommenders
+    from botify.service.event_log import check_writable
     from botify.store.artifacts import load_configured_artifacts
     from botify.store.catalog import RedisCatalog, load_catalog
     from botify.store.connection import connect, resolve_redis_url
 
+    check_writable(config["DATA_LOG_FILE"])
     url = resolve_redis_url(config)
     client = connect(url)
     try:

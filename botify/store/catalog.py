@@ -276,6 +276,8 @@ class RedisCatalog:
         self.client = client
         self.check_interval = float(check_interval)
         self._snapshot = _EMPTY
+        # The version this process served until Redis stopped having it (Redis restarted empty).
+        self.lost_version: int | None = None
         self._synced = False
         self._next_check = 0.0
         self._lock = threading.Lock()
@@ -312,6 +314,10 @@ class RedisCatalog:
         if version != self._snapshot.version or not self._synced:
             with self._lock:
                 if version != self._snapshot.version or not self._synced:
+                    if version is None and self._snapshot.version is not None:
+                        self.lost_version = self._snapshot.version
+                    elif version is not None:
+                        self.lost_version = None
                     self._snapshot = self._fetch(version)
                     self._synced = True
         return version

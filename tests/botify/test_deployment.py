@@ -16,6 +16,7 @@ import pytest
 import requests
 import yaml
 
+from botify.events import iter_events
 from botify.service import gunicorn_conf
 from botify.store.catalog import synthetic_records, write_records
 from botify.store.redis_server import free_port
@@ -113,5 +114,4 @@ def test_image_entrypoint_serves(redis_server, redis_client, tmp_path):
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "50 tracks" in output
-    lines = (tmp_path / "log" / "data.jsonl").read_text().splitlines()
-    assert len(lines) == 20
+    assert len(list(iter_events([tmp_path / "log"]))) == 20

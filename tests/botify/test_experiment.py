@@ -12,6 +12,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from botify.events import read_events
 from botify.experiment import DAY2_RECOMMENDERS, ExperimentSettings, run_experiment
 from botify.experiment_report import against_oracle
 
@@ -36,7 +37,7 @@ def test_quick_loop_writes_the_report_and_stops_everything(tmp_path, capsys):
     assert (oracle["percent_of_oracle"] < 100).all()
     assert "Against the oracle" in (out / "report.md").read_text()
     # Both days were logged, the models were trained from day 1 and loaded.
-    day1 = pd.read_json(out / "logs" / "day1" / "data.jsonl", lines=True)
+    day1 = read_events([out / "logs" / "day1"])
     assert set(day1["recommender"]) == set(settings.cold_start)
     assert {p.stem for p in (out / "models").glob("*.jsonl")} >= {"multidae", "ranker"}
     assert _children() <= before, "a process started by the experiment is still running"

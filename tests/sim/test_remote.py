@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from botify.events import iter_events
 from botify.store.redis_server import free_port
 from sim.agents import AgentBase, RemoteAgent
 from sim.envs.session import plan_sessions
@@ -69,10 +70,7 @@ def service(redis_server, world_dir, tmp_path_factory):
 
 
 def _events(server):
-    lines = []
-    for path in sorted((server.workdir / "log").glob("data.jsonl*")):
-        lines += [json.loads(line) for line in path.read_text().splitlines()]
-    return lines
+    return list(iter_events([server.workdir / "log"]))
 
 
 def test_remote_episodes_follow_the_course_protocol(service, small_world):

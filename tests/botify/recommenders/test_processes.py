@@ -6,12 +6,12 @@ consistently. (No ``redis_client`` fixture here: it flushes the Redis the servic
 
 from __future__ import annotations
 
-import json
 from itertools import cycle
 
 import pytest
 import requests
 
+from botify.events import iter_events
 from botify.experiments import Experiment
 from botify.store import connect
 from botify.store.sessions import PARTS, session_key
@@ -123,9 +123,7 @@ def test_events_name_the_recommender_of_the_user_s_treatment(servers):
     requests.post(f"{servers[0].url}/next/{user}", json={"track": 0, "time": 1})
     for server in servers:
         server.stop()
-        lines = []
-        for path in sorted((server.workdir / "log").glob("data.jsonl*")):
-            lines += [json.loads(line) for line in path.read_text().splitlines()]
+        lines = list(iter_events([server.workdir / "log"]))
         assert lines
         for event in lines:
             assert event["recommender"] == NAMES[ALL.bucket(event["user"])]

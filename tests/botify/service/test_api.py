@@ -1,5 +1,7 @@
 """The four endpoints of SPEC section 2, /health, and the event log they write."""
 
+import os
+
 import pytest
 
 from botify.experiments import Experiment
@@ -67,7 +69,11 @@ def test_next_and_last_are_logged(app, client):
     assert last["message"] == "last" and last["recommendation"] is None and last["user"] == 7
     assert last["recommender"] == STICKY.recommenders[STICKY.bucket(7)]
     assert set(events[0]) == {"message", "timestamp", "user", "track", "time", "latency",
-                              "recommendation", "experiments", "recommender"}
+                              "recommendation", "experiments", "recommender", "id"}
+    # Every event's id is this process's source and its sequence number, from 1, without gaps.
+    sources = {e["id"].rpartition(":")[0] for e in events}
+    assert len(sources) == 1 and str(os.getpid()) in sources.pop()
+    assert [int(e["id"].rpartition(":")[2]) for e in events] == list(range(1, len(events) + 1))
 
 
 def test_events_read_back_with_the_shared_reader(app, client):

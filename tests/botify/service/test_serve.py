@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from botify.events import iter_events
 from botify.experiments import Experiment
 from botify.store.catalog import synthetic_records, write_records
 from botify.store.redis_server import free_port, redis_server_binary
@@ -36,10 +37,7 @@ def tracks_file(tmp_path):
 
 
 def log_lines(workdir: Path) -> list[dict]:
-    lines = []
-    for path in sorted((workdir / "log").glob("data.jsonl*")):
-        lines += [json.loads(line) for line in path.read_text().splitlines()]
-    return lines
+    return list(iter_events([workdir / "log"]))
 
 
 def test_sigterm_loses_no_event(redis_server, redis_client, tracks_file, tmp_path):
