@@ -18,7 +18,7 @@ from botify.analysis.report import effects_table, write_report
 from botify.analysis.sessions import sessionize_events, user_metrics
 from botify.config import load_config
 from botify.errors import DataError
-from botify.events import read_events
+from botify.events import EVENT_ID, audit, read_events
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,6 +61,19 @@ def _configured(experiment: str) -> list[str] | None:
     return list(recommenders) if isinstance(recommenders, list) and recommenders else None
 
 
+def _log_warnings(events) -> list[str]:
+    """Gaps and duplicates among the event ids: events lost, or logs read twice."""
+    counts = audit(events[EVENT_ID].to_numpy(na_value=None))
+    warnings = []
+    if counts["gaps"]:
+        warnings.append(f"{counts['gaps']} event(s) missing from the logs (gaps in the event ids "
+                        f"of {counts['sources']} writing processes): a log file is missing?")
+    if counts["duplicates"]:
+        warnings.append(f"{counts['duplicates']} event(s) appear twice (the same id): the same "
+                        "log read twice?")
+    return warnings
+
+
 def run_analyze(args: argparse.Namespace) -> int:
     """Handler of ``botify analyze``."""
     events = read_events(args.logs)
@@ -73,7 +86,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         pre_events=pre,
         configured=_configured(args.experiment),
     )
-    for warning in analysis.warnings:
+    for warning in [*analysis.warnings, *_log_warnings(events)]:
         print(f"WARNING: {warning}", file=sys.stderr)
     print(effects_table(analysis))
     for metric, fit in analysis.cuped.items():

@@ -134,3 +134,22 @@ def test_an_output_path_that_is_a_file_is_a_message(ab_logs, tmp_path, capsys):
     assert run(["analyze", str(ab_logs["post"]), "--experiment", "AB", "--out", str(out)]) == 2
     assert "cannot write the report" in capsys.readouterr().err
     assert out.read_text() == "not a directory"
+
+
+def test_analyze_warns_of_lost_and_repeated_events(ab_logs, tmp_path, capsys):
+    """Event ids with a gap and a repeat: the report says events are missing and doubled."""
+    lines = next(ab_logs["post"].iterdir()).read_bytes().splitlines()
+    events = [json.loads(line) for line in lines]
+    for seq, event in enumerate(events, 1):
+        event["id"] = f"web1.7.abc:{seq}"
+    kept = events[:10] + events[11:] + events[20:21]  # event 11 lost, event 21 twice
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "data.jsonl").write_text("".join(json.dumps(e) + "\n" for e in kept))
+    assert run(["analyze", str(logs), "--experiment", "AB", "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().err
+    assert "1 event(s) missing from the logs" in printed
+    assert "1 event(s) appear twice" in printed
+    capsys.readouterr()
+    run(["analyze", str(ab_logs["post"]), "--experiment", "AB", "--out", str(tmp_path / "q")])
+    assert "missing from the logs" not in capsys.readouterr().err
