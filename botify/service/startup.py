@@ -29,6 +29,7 @@ def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
     from botify.store.artifacts import load_configured_artifacts
     from botify.store.catalog import RedisCatalog, load_catalog
     from botify.store.connection import connect, resolve_redis_url
+    from botify.store.redis_server import redacted
 
     check_writable(config["DATA_LOG_FILE"])
     url = resolve_redis_url(config)
@@ -49,4 +50,4 @@ def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
         context = RecommenderContext(client, catalog, config, np.random.default_rng(0))
         build_recommenders(config, context)
     except redis.RedisError as exc:
-        raise StoreUnavailable(f"Redis at {url} does not answer: {exc}") from None
+        raise StoreUnavailable(f"Redis at {redacted(url)} does not answer: {exc}") from None
