@@ -173,7 +173,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Raises:
         StoreUnavailable, ConfigError: see :class:`BotifyService`.
     """
-    app = Flask("botify")
+    # No static folder: Flask's default /static route would answer HTML.
+    app = Flask("botify", static_folder=None)
     app.config.update(load_config(overrides=config))
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -182,11 +183,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def init_app(app: Flask) -> BotifyService:
-    """Bind a :class:`BotifyService` and the API's resources to ``app``."""
+    """Bind a :class:`BotifyService`, the API's resources and its JSON errors to ``app``."""
+    from botify.service.errors import register_error_handlers
+
     service = BotifyService(app.config)
     app.extensions["botify"] = service
+    # A path with "//" (say /next/%2F1) is a 404 like any unknown URL, not an HTML 308 redirect.
+    app.url_map.merge_slashes = False
     api = Api(app, catch_all_404s=True)
     api.representations["application/json"] = _output_json
+    register_error_handlers(app, api)
     kwargs = {"resource_class_kwargs": {"service": service}}
     api.add_resource(Hello, "/", **kwargs)
     api.add_resource(Health, "/health", **kwargs)
