@@ -89,7 +89,7 @@ class _Play(_ServiceResource):
 
     def _accept(self, user: str) -> tuple[int, PlayReport]:
         user_id = parse_path_id(user, "user")
-        report = PlayReport.parse(request.get_data(cache=False))
+        report = PlayReport.from_request(request)
         self.service.check_serving()
         catalog = self.service.catalog
         if not catalog.contains(report.track):
