@@ -5,14 +5,25 @@ Used directly as::
     gunicorn -c python:botify.service.gunicorn_conf "botify.service.app:create_app()"
 
 where ``BOTIFY_BIND`` and ``BOTIFY_WORKERS`` set the address and the number of workers there.
+``BOTIFY_WORKER_CONNECTIONS`` (there and with ``botify serve``) sets how many connections each
+worker holds at once.
 
 Why these values:
 
 - gevent workers: a request spends most of its time waiting on Redis; greenlets overlap those waits.
   ``BOTIFY_WORKER_CLASS=gevent_pywsgi`` selects gevent's own HTTP server instead of gunicorn's
   parser: about 15% less CPU per request in ``bench/bench_service.py`` (one ``send`` per response
-  instead of two), but it has no idle keep-alive timeout, so an idle client holds a graceful stop
-  until ``graceful_timeout``.
+  instead of two), but it has no timeout on idle connections or slow headers: an idle or stalled
+  client holds its connection (and a graceful stop until ``graceful_timeout``), so it does not
+  suit clients that are not trusted.
+- ``worker_connections`` 1000 (``BOTIFY_WORKER_CONNECTIONS``): the connections one worker holds at
+  once; when they are all taken, new clients wait in the listen backlog until one ends. A client
+  that sends its headers slowly is cut after ``keepalive`` (gunicorn bounds the request line and
+  headers by it) and one that sends its body slowly after 2 s (``botify.service.schema.read_body``
+  answers 408 and the connection closes), so clients that stall cannot hold the slots for long:
+  with 2,100 stalled connections on two workers, new clients were answered within 2 s (before the
+  body timeout, they waited for good). Each connection costs a file descriptor and a greenlet:
+  keep ``workers`` x this well under ``ulimit -n``, beside the Redis connections.
 - ``keepalive`` 2 s: clients (the simulator, nginx) reuse connections, and an idle one is closed
   after 2 s, which also bounds how long an idle client delays a graceful stop (nginx's upstream
   ``keepalive_timeout`` is set below it so nginx never reuses a connection being closed). The
@@ -35,7 +46,25 @@ import warnings
 worker_class = os.environ.get("BOTIFY_WORKER_CLASS", "gevent")
 workers = int(os.environ.get("BOTIFY_WORKERS", "2"))
 bind = os.environ.get("BOTIFY_BIND", "127.0.0.1:5001")
-worker_connections = 1000
+
+
+def _env_count(name: str, default: int) -> int:
+    """A positive whole number from the environment variable ``name``.
+
+    Raises:
+        ConfigError: it is set to something else.
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        from botify.errors import ConfigError
+
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+worker_connections = _env_count("BOTIFY_WORKER_CONNECTIONS", 1000)
 keepalive = 2
 timeout = 30
 graceful_timeout = 10
