@@ -203,7 +203,9 @@ def _stop_reading(environ: Mapping[str, Any]) -> None:
     gunicorn would otherwise drain it before the next request (for up to its keep-alive timeout)
     and gevent's own server until the client sends it all; the next read now ends the connection.
     """
-    sock = environ.get("gunicorn.socket")
+    # gunicorn's own parser names the client's socket gunicorn.socket, its gevent_pywsgi worker
+    # gunicorn.sock.
+    sock = environ.get("gunicorn.socket") or environ.get("gunicorn.sock")
     if sock is None:
         return
     try:
