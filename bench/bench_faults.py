@@ -140,11 +140,14 @@ class Service:
 
 
 def load(url: str, threads: int, per_thread: int, statuses: list[int]) -> None:
-    """``threads`` clients, each posting ``per_thread`` plays over keep-alive connections."""
+    """``threads`` clients, each posting ``per_thread`` plays; every 5 plays a new connection, so
+    that every worker gets a share (gevent workers otherwise keep what they accepted)."""
 
     def client(user: int) -> None:
         session = requests.Session()
         for i in range(per_thread):
+            if i % 5 == 0:
+                session.close()
             try:
                 response = session.post(f"{url}/next/{user}",
                                         json={"track": (user + i) % N_TRACKS, "time": 0.5},
