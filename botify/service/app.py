@@ -38,15 +38,13 @@ from botify.recommenders.registry import build_recommenders
 from botify.service.catalog_reload import CatalogReload
 from botify.service.event_log import EventLog
 from botify.service.resources import Health, Hello, LastTrack, NextTrack, Track
-from botify.service.schema import PlayReport
+from botify.service.schema import MAX_BODY_BYTES, PlayReport
 from botify.store.catalog import RedisCatalog
 from botify.store.connection import connect, resolve_redis_url
 from botify.store.sessions import end_session
 
 log = logging.getLogger("botify.service")
 
-# Request bodies are two numbers; anything much larger is refused (413) before it is read.
-MAX_BODY_BYTES = 64 * 1024
 
 
 class BotifyService:
