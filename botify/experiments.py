@@ -1,4 +1,4 @@
-"""A/B experiments: deterministic assignment of users to treatments (SPEC section 3).
+"""A/B experiments: deterministic assignment of users to treatments.
 
 An experiment has a name and n treatments; treatment 0 is the control ``C``, treatment i > 0 is
 ``T{i}``. The assignment is the course's, bit for bit::

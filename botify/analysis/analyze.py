@@ -119,7 +119,7 @@ def analyze(
     metrics: Sequence[str] = col.METRICS,
     bins: int = 24,
 ) -> Analysis:
-    """Analyze an A/B experiment from its event log (SPEC section 7, plus SRM, Holm and CUPED).
+    """Analyze an A/B experiment from its event log (per-user session metrics, SRM, Holm, CUPED).
 
     Args:
         events: the event log (:func:`botify.events.read_events`).

@@ -11,7 +11,7 @@ TIME = "time"
 LATENCY = "latency"
 SESSIONS = "sessions"
 
-# The per-user metrics of SPEC section 7, in the course's order.
+# The per-user session metrics, in the course's order.
 MEAN_REQUEST_LATENCY = "mean_request_latency"
 MEAN_TRACKS_PER_SESSION = "mean_tracks_per_session"
 MEAN_TIME_PER_SESSION = "mean_time_per_session"

@@ -1,4 +1,4 @@
-"""Sessionization of the event log and the per-user metrics of SPEC section 7, vectorized.
+"""Sessionization of the event log and the per-user session metrics, vectorized.
 
 The course's definitions, exactly: per user (and treatment), in timestamp order, a session
 accumulates events until a ``last`` event closes it; a session counts its events (``tracks``), sums
@@ -115,7 +115,7 @@ def sessionize_events(events: pd.DataFrame, treatment: np.ndarray | None = None)
 
 
 def user_metrics(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Per user and treatment: the sums over sessions and the metrics of SPEC section 7.
+    """Per user and treatment: the sums over sessions and the session metrics.
 
     Args:
         sessions: a table from :func:`sessionize` (ordered by user and treatment).

@@ -2,8 +2,8 @@
 
 Users have a latent activity that persists across periods (so an earlier period's metrics predict
 the later one's, which CUPED exploits), are assigned to treatments exactly as the service assigns
-them (SPEC section 3), and play whole sessions: ``next`` events closed by a ``last`` event, one
-listen every few minutes, never overlapping for one user.
+them (:func:`botify.experiments.user_hash`), and play whole sessions: ``next`` events closed by a
+``last`` event, one listen every few minutes, never overlapping for one user.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ TRACK_PERIOD_MS = 180_000
 
 
 def assign(users: np.ndarray, experiment: str, n_treatments: int) -> np.ndarray:
-    """The treatment index of every user, as the service assigns them (SPEC section 3)."""
+    """The treatment index of every user, as the service assigns them."""
     return np.fromiter(
         (user_hash(experiment, int(user)) % n_treatments for user in users),
         dtype=np.int64,

@@ -1,4 +1,4 @@
-"""Favorites (seed 000): recommend what users who liked the same track liked.
+"""Favorites: recommend what users who liked the same track liked.
 
 Likes live in Redis in both directions, under a namespace (by default one per threshold, so two
 arms with different thresholds never mix their likes, and arms with the same one share them)::
@@ -46,7 +46,7 @@ return redis.call('ZRANGE', KEYS[1], i, i)[1]
 
 
 class Favorites(SessionRecommender):
-    """The favorites recommender of SPEC section 5.
+    """Recommends what another user who liked the anchor track liked, with fallbacks.
 
     Config: ``{"type": "favorites", "threshold": 0.8, "per_user": "multidae", "per_track": "ranker",
     "ranking": "top_tracks", "top": 100, "max_set": 1000, "ttl": 2592000, "namespace": NS,

@@ -1,4 +1,4 @@
-"""Hybrid (seed 004): a post-processed contextual ranker that hands over to a per-user model."""
+"""Hybrid: a post-processed contextual ranker that hands over to a per-user model."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ class Indexed(SessionRecommender):
 
     - ``"random"`` (the course's): a uniformly random track of the user's list; the fallback when
       the user has no list. Keeps no state.
-    - ``"ordered"`` (seed 001): the user's list in relevance order, skipping what was already
+    - ``"ordered"``: the user's list in relevance order, skipping what was already
       recommended (or played) in this session; when the list is exhausted or missing, a random
       track of the ``top`` most popular not played in the session; then the fallback. Never repeats
       a track of the session while the catalog has others.

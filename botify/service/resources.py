@@ -1,4 +1,4 @@
-"""The HTTP resources (SPEC section 2), wire-compatible with the course's botify."""
+"""The HTTP resources, wire-compatible with the course's botify."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ ranked by the expected time listened after the key, which is the mean time obser
 shrunk toward the track's appeal as if the appeal had been observed ``pair_prior`` times. A
 cold-start day observes a pair once or twice at best, so the lists follow the appeal until pairs
 are seen often. One track per artist and none of the key's own: a listener tires of an artist
-(SPEC section 6), and the key's artist is the one just heard.
+(each further track of one artist in a session is discounted), and the key's artist is the one
+just heard.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Event logs turned into what the models learn from: sessions, transitions and matrices.
 
-Log semantics (SPEC section 4): an event ``(user, track, time, recommendation)`` says the user
+Log semantics: an event ``(user, track, time, recommendation)`` says the user
 listened to ``track`` for the fraction ``time`` and was then recommended ``recommendation``; the
 user's next event in the session has ``track`` equal to that recommendation. A ``last`` event closes
 the session.
@@ -25,7 +25,7 @@ SESSION = "session"
 PREV = "prev"
 NEXT = "next"
 
-# An interaction listened to more than this fraction is a positive (seed 001).
+# An interaction listened to more than this fraction is a positive.
 POSITIVE_THRESHOLD = 0.8
 
 _MESSAGES = ("next", "last")
@@ -62,8 +62,8 @@ def load_events(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
 def sessionize(events: pd.DataFrame) -> pd.DataFrame:
     """Order events by user and time and number their sessions.
 
-    A user's session accumulates events in timestamp order until a ``last`` event closes it (SPEC
-    section 7). Ties in timestamp keep file order.
+    A user's session accumulates events in timestamp order until a ``last`` event closes it (as
+    in the A/B analysis). Ties in timestamp keep file order.
 
     Returns:
         Columns ``user, track, time, timestamp, session`` sorted by ``(user, timestamp)``;

@@ -1,4 +1,4 @@
-"""MultiDAE: a denoising autoencoder over the implicit user-track matrix (seed 001).
+"""MultiDAE: a denoising autoencoder over the implicit user-track matrix.
 
 A user's row of positives (listens with ``time > 0.8``) is L2-normalized, corrupted by dropout, and
 squeezed through ``n_tracks -> hidden -> latent -> hidden -> n_tracks`` (tanh); the output is a
@@ -57,14 +57,14 @@ class MultiDAE:
     """The autoencoder: hyperparameters here, learned weights after :meth:`fit`.
 
     Args:
-        hidden: size of the hidden layers (300 in seed 001).
-        latent: size of the bottleneck (50 in seed 001).
+        hidden: size of the hidden layers.
+        latent: size of the bottleneck.
         dropout: input dropout, the "denoising".
         epochs: passes over the users.
         batch_size: users per optimizer step.
         lr: Adam's learning rate.
         weight_decay: Adam's L2 penalty.
-        k: tracks per user when exported (50 in seed 001).
+        k: tracks per user when exported.
         threshold: a listen is a positive when ``time > threshold``.
         exclude_seen: leave a user's own positives out of their list (off: in the simulator users
             come back to the tracks they like, and the Indexed recommender skips repeats itself).

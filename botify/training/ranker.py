@@ -3,10 +3,10 @@
 Each track has two embeddings, one as the context (the previous track) and one as the candidate
 (the next track). The predicted time of ``prev -> next`` is their dot product (``variant="dot"``)
 or their cosine (``variant="cosine"``), trained with the squared error against the time listened
-(seed 002 and the course's week-4 seminar). Exported as the top-k next tracks per track, with the
-predicted times as weights (for the hybrid recommender, seed 004).
+(as in the course's week-4 seminar). Exported as the top-k next tracks per track, with the
+predicted times as weights (the hybrid recommender samples by them).
 
-With the catalog (``catalog=``, issue 5's side information), a track's embedding in each role is the
+With the catalog (``catalog=``: artists and genres), a track's embedding in each role is the
 sum of its own (id) embedding, its artist's and its genre's. A day of cold-start logs sees most
 tracks once or never, so the id embeddings start at zero, learn slowly and are used only for tracks
 seen at least ``min_count`` times in that role: every other track is exactly its artist plus its

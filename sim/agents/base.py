@@ -2,7 +2,7 @@
 
 The runner calls ``start(session)`` once, then ``recommend(session)`` until the session is over
 (``session.last_track`` and ``session.last_time`` are the previous track and how much of it was
-listened, the "last observation and reward" of SPEC 6), then ``finish(session)`` once, the moment
+listened: the environment's last observation and reward), then ``finish(session)`` once, the moment
 the course's runner tells the agent ``done=True`` (the remote agent calls ``/last`` then). Agents
 work with track and user *positions* in the world; ids are ``world.track_ids[...]``.
 """

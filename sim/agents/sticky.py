@@ -12,7 +12,7 @@ _BLOCK = 256
 
 
 class StickyArtistAgent(AgentBase):
-    """Recommends a random track of the previous track's artist (SPEC 5, StickyArtist).
+    """Recommends a random track of the previous track's artist.
 
     As the service's StickyArtist does, the previous track itself is left out when its artist has
     other tracks, so the two give the same sessions in distribution.

@@ -1,4 +1,4 @@
-"""A listening session: the user model of SPEC section 6, as a small fast core.
+"""A listening session: the simulated user model, as a small fast core.
 
 How a session goes:
 

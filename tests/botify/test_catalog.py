@@ -178,8 +178,8 @@ def test_cli_no_redis_is_a_message(tmp_path, monkeypatch, capsys):
 
 
 def test_a_catalog_loaded_after_redis_lost_its_data_is_seen(redis_client):
-    """Regression (issue 2): version numbers restarted at 1 after a flush, so a worker holding
-    version 1 in its cache kept serving the old catalog for the new one."""
+    """Version numbers must not restart at 1 after a flush: a worker holding version 1 in its
+    cache would keep serving the old catalog for the new one."""
     catalog = RedisCatalog(redis_client)
     load_records(redis_client, RECORDS)
     catalog.sync()

@@ -1,4 +1,4 @@
-"""A/B assignment (SPEC section 3), checked against a pure-Python murmur3 written from the paper."""
+"""A/B assignment, checked against a pure-Python murmur3 written from the paper."""
 
 import numpy as np
 import pytest

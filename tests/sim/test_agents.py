@@ -25,7 +25,7 @@ from sim.world.files import TRACKS_FILE
 
 
 def _time_now(world, session, track):
-    """The listening time SPEC 6 gives ``track`` now (independent of the session code)."""
+    """The listening time the user model gives ``track`` now (independent of the session code)."""
     if track in session.played:
         return 0.0
     score = float(world.embeddings[track].astype(np.float64) @ session.taste.astype(np.float64))

@@ -1,4 +1,4 @@
-"""The gymnasium environment ``sim/Botify-v0`` and the session model behind it (SPEC 6)."""
+"""The gymnasium environment ``sim/Botify-v0`` and the session model behind it."""
 
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ def test_two_rollouts_with_the_same_seed_are_identical(env):
 
 
 def _expected_time(world, session_tracks, track, user, taste):
-    """SPEC 6, written out independently: 0 if played, else rounded sigmoid with fatigue."""
+    """The user model's listening time, written independently: 0 if played, else a rounded
+    sigmoid with fatigue."""
     if track in session_tracks:
         return 0.0
     score = float(np.dot(world.embeddings[track].astype(np.float64), taste.astype(np.float64)))

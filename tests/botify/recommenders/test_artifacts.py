@@ -202,7 +202,7 @@ def test_rankings_are_cached_per_version(redis_client, tmp_path):
 
 
 def test_versions_are_not_reused_after_redis_loses_its_data(redis_client, tmp_path):
-    """Regression (issue 4): a worker's cached ranking must not survive a Redis reset.
+    """A worker's cached ranking must not survive a Redis reset.
 
     Versions used to restart at 1 after a flush, so a process holding version 1 of a ranking in
     its cache served it for the new, different version 1.

@@ -1,4 +1,4 @@
-"""The contract every recommender fulfils, run against each of them (issue 4).
+"""The contract every recommender fulfils, run against each of them.
 
 A recommender returns a catalog track id, falls back when its data is missing, and, where it
 promises so, never repeats a track of the session. (Across service processes: test_processes.py.)

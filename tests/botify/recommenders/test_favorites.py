@@ -1,4 +1,4 @@
-"""Favorites (seed 000): like bookkeeping both ways, the anchor, the other user, every fallback."""
+"""Favorites: like bookkeeping both ways, the anchor, the other user, every fallback."""
 
 from __future__ import annotations
 

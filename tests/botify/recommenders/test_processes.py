@@ -1,4 +1,4 @@
-"""Every recommender behind the real service, routed by the ``ALL`` experiment (issue 4).
+"""Every recommender behind the real service, routed by the ``ALL`` experiment.
 
 Two ``botify serve`` instances (gunicorn, gevent workers) sharing one Redis serve the same users
 consistently. (No ``redis_client`` fixture here: it flushes the Redis the services run on.)

@@ -1,4 +1,4 @@
-"""The four endpoints of SPEC section 2, /health, and the event log they write."""
+"""The four endpoints, /health, and the event log they write."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Bad input never yields a 500: each case gets a 4xx JSON message naming the field (issue 2)."""
+"""Bad input never yields a 500: each case gets a 4xx JSON message naming the field."""
 
 import pytest
 

@@ -100,7 +100,7 @@ def test_too_few_sessions_for_a_holdout(world, tmp_path, capsys):
 
 
 def test_artifacts_load_into_redis(small_log_dir, tmp_path, redis_client):
-    """What `botify train` writes is what `botify load recs` accepts (issue 5)."""
+    """What `botify train` writes is what `botify load recs` accepts."""
     from botify.store.artifacts import ArtifactReader, load_artifact
 
     out = tmp_path / "out"
