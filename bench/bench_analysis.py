@@ -1,7 +1,7 @@
 """Benchmark of the A/B analysis: the full report on 1,000,000 events, and sessionize against the
 course notebook's row-by-row version on the same 100,000 events.
 
-Targets (issue 6): full report < 10 s; vectorized sessionize >= 50x the course's. Prints figures;
+Targets: full report < 10 s; vectorized sessionize >= 50x the course's. Prints figures;
 asserts nothing (house rule: performance lives in bench/, not in timed tests).
 
     .venv/bin/python bench/bench_analysis.py [--events 1000000] [--baseline-events 100000]

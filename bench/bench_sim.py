@@ -1,6 +1,6 @@
 """Simulator speed: world generation, in-process episodes, and remote episodes against botify serve.
 
-Targets (issue 3): a 50,000-track, 10,000-user world in < 30 s; in-process random >= 1,000
+Targets: a 50,000-track, 10,000-user world in < 30 s; in-process random >= 1,000
 episodes/s; in-process oracle >= 200 episodes/s on that world; remote with 2 processes limited by
 the service, not the client (the client's CPU per request well under the server's). The course's
 simulator did about 66 episodes/s in-process (random) and 20 to 30 against its service; as a

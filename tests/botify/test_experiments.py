@@ -39,7 +39,7 @@ def murmur3_32(data: bytes, seed: int) -> int:
     return h
 
 
-def test_pinned_value_of_the_spec():
+def test_a_pinned_value_of_user_hash():
     assert user_hash("AA", 1) == 2597713701
 
 
