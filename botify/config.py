@@ -38,29 +38,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a user's session state (heard, recommended, likes) lives in Redis after the last
     # request.
     "SESSION_TTL": 3600,
-    # Recommender instances: NAME -> {"type": ..., parameters...}; the data they read are the
-    # artifacts `botify train` writes (see ARTIFACTS). These are also what `botify experiment` runs.
-    "RECOMMENDERS": {
-        "random": {"type": "random"},
-        "top_pop": {"type": "top_pop", "k": 100, "ranking": "top_tracks"},
-        "sticky_artist": {"type": "sticky_artist"},
-        "sticky_genre": {"type": "sticky_genre"},
-        "indexed": {
-            "type": "indexed", "mode": "ordered", "recs": "multidae", "ranking": "top_tracks",
-            "top": 100,
-        },
-        "contextual": {"type": "contextual", "recs": "ranker", "fallback": "sticky_artist"},
-        "i2i": {"type": "i2i", "recs": "i2i_cooc", "recent": 10, "fallback": "top_pop"},
-        "favorites": {
-            "type": "favorites", "threshold": 0.38, "per_user": "multidae", "per_track": "ranker",
-            "ranking": "top_tracks", "max_set": 1000,
-        },
-        "hybrid": {
-            "type": "hybrid", "per_track": "ranker", "per_user": "multidae",
-            "ranking": "top_tracks", "drop_below": 0.1, "backfill_to": 30, "temperature": 1.0,
-            "switch_below": 0.7,
-        },
-    },
+    # Recommender instances beyond the built-in ones: NAME -> {"type": TYPE, parameters...}. Every
+    # built-in type is already configured under its own name with its declared defaults (see
+    # botify.recommenders.registry.configured); an entry here adds an instance or overrides one.
+    "RECOMMENDERS": {},
     # Active experiments: NAME -> recommender names, one per treatment (treatment 0 is the
     # control C).
     "EXPERIMENTS": {"STICKY_ARTIST": ["random", "sticky_artist"]},

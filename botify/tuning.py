@@ -119,6 +119,7 @@ class FavoritesObjective:
 
     def __call__(self, threshold: float) -> Probe:
         """Play the planned sessions with ``threshold``; the mean session time."""
+        from botify.params import parse
         from botify.recommenders.base import RecommenderContext
         from botify.recommenders.favorites import Favorites
         from botify.store.sessions import end_session
@@ -133,7 +134,8 @@ class FavoritesObjective:
         context = RecommenderContext(
             self.redis, self.catalog, config, np.random.default_rng(self.seed)
         )
-        favorites = Favorites(context, **{**self.params, "threshold": threshold})
+        params = parse(Favorites.Params, {**self.params, "threshold": threshold}, "favorites")
+        favorites = Favorites(context, params)
         agent = RecommenderAgent(
             self.world, favorites, on_last=lambda user, track, time: end_session(self.redis, user)
         )

@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+from botify.params import param
 from botify.recommenders.base import RecommenderContext
-from botify.recommenders.support import Params, artifact_reader, fallback, random_new
+from botify.recommenders.support import artifact_reader, fallback, random_new
+from botify.store.artifacts import PER_TRACK
 
 
 class Contextual:
     """A uniformly random track of the previous track's list in a per-track artifact (the course's).
 
-    Config: ``{"type": "contextual", "recs": "ranker", "fallback": NAME}``. When the previous track
-    has no list (or none of it is in the catalog), the fallback answers. Keeps no state, so it does
-    not promise to avoid the session's tracks (``i2i`` and ``hybrid`` do).
+    When the previous track has no list (or none of it is in the catalog), the fallback answers.
+    Keeps no state, so it does not promise to avoid the session's tracks (``i2i`` and ``hybrid``
+    do).
     """
 
-    def __init__(self, context: RecommenderContext, **params: Any) -> None:
-        p = Params("contextual", params)
-        self.recs = p.text("recs", "ranker")
+    type_name = "contextual"
+
+    @dataclass(frozen=True)
+    class Params:
+        recs: str = param("ranker", "per-track lists of next tracks", artifact=PER_TRACK)
+        fallback: str | None = param("sticky_artist", "answers when the previous track has no "
+                                     "list (none: a random track)", recommender=True)
+
+    def __init__(self, context: RecommenderContext, params: Params) -> None:
+        self.recs = params.recs
         self.catalog = context.catalog
         self.rng = context.rng
         self.reader = artifact_reader(context)
-        self.fallback = fallback(context, p)
-        p.check_unknown()
+        self.fallback = fallback(context, params.fallback)
 
     def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:
         """A random track of ``prev_track``'s list (one round trip), else the fallback's answer."""

@@ -13,17 +13,13 @@ latest likers), and expires ``ttl`` seconds after its last like.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from botify.params import param
 from botify.recommenders.base import RecommenderContext
-from botify.recommenders.support import (
-    Params,
-    SessionRecommender,
-    first_new,
-    last_resort,
-    random_new,
-)
-from botify.store.artifacts import Entry
+from botify.recommenders.support import SessionRecommender, first_new, last_resort, random_new
+from botify.store.artifacts import PER_TRACK, PER_USER, RANKING, Entry
 from botify.store.batch import Batch
 
 PREFIX = "botify:favorites"
@@ -48,10 +44,6 @@ return redis.call('ZRANGE', KEYS[1], i, i)[1]
 class Favorites(SessionRecommender):
     """Recommends what another user who liked the anchor track liked, with fallbacks.
 
-    Config: ``{"type": "favorites", "threshold": 0.8, "per_user": "multidae", "per_track": "ranker",
-    "ranking": "top_tracks", "top": 100, "max_set": 1000, "ttl": 2592000, "namespace": NS,
-    "fallback": NAME}``.
-
     On each request:
 
     1. If ``prev_time >= threshold`` the previous track is liked: it is recorded in both directions
@@ -68,18 +60,36 @@ class Favorites(SessionRecommender):
     "New" means not heard in this session: favorites never repeats a track of the session.
     """
 
-    def __init__(self, context: RecommenderContext, **params: Any) -> None:
-        p = Params("favorites", params)
-        self.threshold = p.number("threshold", 0.8, 0.0, 1.0)
-        self.per_user = p.text("per_user", "multidae")
-        self.per_track = p.text("per_track", "ranker")
-        self.ranking = p.text("ranking", "top_tracks")
-        self.top = p.integer("top", 100)
-        self.max_set = p.integer("max_set", 1000)
-        self.ttl = p.integer("ttl", 30 * 24 * 3600)
-        self.namespace = p.text("namespace", f"t{self.threshold:g}")
-        super().__init__(context, p)
-        p.check_unknown()
+    type_name = "favorites"
+
+    @dataclass(frozen=True)
+    class Params:
+        threshold: float = param(0.38, "a track heard at least this much is liked (tuned by "
+                                 "`botify tune favorites-threshold`)", low=0.0, high=1.0)
+        per_user: str = param("multidae", "per-user lists (for users without likes)",
+                              artifact=PER_USER)
+        per_track: str = param("ranker", "per-track lists (when nobody else liked the anchor)",
+                               artifact=PER_TRACK)
+        ranking: str = param("top_tracks", "popular tracks, the last list resort",
+                             artifact=RANKING)
+        top: int = param(100, "how many popular tracks are drawn from", low=1)
+        max_set: int = param(1000, "likes kept per user and likers per track (the newest)",
+                             low=1)
+        ttl: int = param(30 * 24 * 3600, "seconds likes live after the last one", low=1)
+        namespace: str | None = param(None, "where likes are kept (none: one per threshold)")
+        fallback: str | None = param(None, "answers when nothing else does (none: a random "
+                                     "track)", recommender=True)
+
+    def __init__(self, context: RecommenderContext, params: Params) -> None:
+        super().__init__(context, params)
+        self.threshold = params.threshold
+        self.per_user = params.per_user
+        self.per_track = params.per_track
+        self.ranking = params.ranking
+        self.top = params.top
+        self.max_set = params.max_set
+        self.ttl = params.ttl
+        self.namespace = params.namespace or f"t{self.threshold:g}"
         self._pick = context.redis.register_script(_PICK_MEMBER)
 
     # Keys and bookkeeping -------------------------------------------------------------------------

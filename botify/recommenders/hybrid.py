@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
+from botify.params import param
 from botify.recommenders.base import RecommenderContext
-from botify.recommenders.support import (
-    Params,
-    SessionRecommender,
-    first_new,
-    last_resort,
-    random_new,
-)
-from botify.store.artifacts import Entry, Ranking
+from botify.recommenders.support import SessionRecommender, first_new, last_resort, random_new
+from botify.store.artifacts import PER_TRACK, PER_USER, RANKING, Entry, Ranking
 from botify.store.batch import Batch
 
+# Which part answered last, kept in the session state field STATE_FIELD.
 CONTEXTUAL = "contextual"
-PER_USER = "user"
-# The session state field remembering which part answered last.
+PERSONAL = "user"
 STATE_FIELD = "hybrid_last"
 
 
 class Hybrid(SessionRecommender):
-    """Seed 004's recommender.
-
-    Config: ``{"type": "hybrid", "per_track": "ranker", "per_user": "multidae",
-    "ranking": "top_tracks", "drop_below": 0.5, "backfill_to": 30, "temperature": 1.0,
-    "switch_below": 0.7, "fallback": NAME}``.
+    """A contextual ranker's lists, post-processed, handing over to a per-user model.
 
     - The contextual part takes the previous track's list in ``per_track`` with its weights (the
       predicted listened time), drops the candidates predicted below ``drop_below`` and the tracks
       heard in this session, backfills up to ``backfill_to`` candidates with the most popular tracks
       of the previous track's artist, then the globally most popular ones (weighted a third of the
-      lowest kept weight, as in the seed), and samples one by softmax of weight / ``temperature``.
+      lowest kept weight), and samples one by softmax of weight / ``temperature``.
       A list without weights keeps all its candidates, equally weighted.
     - The per-user part answers the first track of the user's ``per_user`` list not heard.
     - Switching: the per-user part serves when the previous answer came from the contextual part
@@ -44,23 +35,38 @@ class Hybrid(SessionRecommender):
     - What the user heard in this session is never recommended again (while the catalog has others).
     """
 
-    def __init__(self, context: RecommenderContext, **params: Any) -> None:
-        p = Params("hybrid", params)
-        self.per_track = p.text("per_track", "ranker")
-        self.per_user = p.text("per_user", "multidae")
-        self.ranking = p.text("ranking", "top_tracks")
-        self.drop_below = p.number("drop_below", 0.5)
-        self.backfill_to = p.integer("backfill_to", 30, low=0)
-        self.temperature = p.number("temperature", 1.0, low=1e-6)
-        self.switch_below = p.number("switch_below", 0.7, 0.0, 1.0)
-        super().__init__(context, p)
-        p.check_unknown()
+    type_name = "hybrid"
+
+    @dataclass(frozen=True)
+    class Params:
+        per_track: str = param("ranker", "per-track lists weighted by predicted time (the "
+                               "contextual part)", artifact=PER_TRACK)
+        per_user: str = param("multidae", "per-user lists (the per-user part)", artifact=PER_USER)
+        ranking: str = param("top_tracks", "popular tracks to backfill with", artifact=RANKING)
+        drop_below: float = param(0.1, "candidates predicted to be heard less are dropped")
+        backfill_to: int = param(30, "candidates the contextual part backfills up to", low=0)
+        temperature: float = param(1.0, "softmax temperature over the candidates' weights",
+                                   low=1e-6)
+        switch_below: float = param(0.7, "a contextual answer heard less hands over to the "
+                                    "per-user part", low=0.0, high=1.0)
+        fallback: str | None = param(None, "answers when both parts have nothing (none: a "
+                                     "random track)", recommender=True)
+
+    def __init__(self, context: RecommenderContext, params: Params) -> None:
+        super().__init__(context, params)
+        self.per_track = params.per_track
+        self.per_user = params.per_user
+        self.ranking = params.ranking
+        self.drop_below = params.drop_below
+        self.backfill_to = params.backfill_to
+        self.temperature = params.temperature
+        self.switch_below = params.switch_below
 
     def use_per_user(self, last: str | None, prev_time: float) -> bool:
         """Whether the per-user part serves, given which part answered last and how it went."""
         if last == CONTEXTUAL:
             return prev_time < self.switch_below
-        if last == PER_USER:
+        if last == PERSONAL:
             return prev_time >= self.switch_below
         return False
 
@@ -126,7 +132,7 @@ class Hybrid(SessionRecommender):
             (entry,) = personal()
             return first_new(entry.tracks, heard, self.catalog) if entry else None
 
-        parts = [(CONTEXTUAL, from_context), (PER_USER, from_user)]
+        parts = [(CONTEXTUAL, from_context), (PERSONAL, from_user)]
         if self.use_per_user(state.state.get(STATE_FIELD), prev_time):
             parts.reverse()
         track, part = None, parts[0][0]

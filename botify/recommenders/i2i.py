@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
+from botify.params import param
 from botify.recommenders.base import RecommenderContext
-from botify.recommenders.support import (
-    Params,
-    SessionRecommender,
-    first_new,
-    last_resort,
-)
+from botify.recommenders.support import SessionRecommender, first_new, last_resort
+from botify.store.artifacts import PER_TRACK
 from botify.store.batch import Batch
 
 
 class I2I(SessionRecommender):
     """Recommends from the list of an anchor drawn among the user's recent listens.
-
-    Config: ``{"type": "i2i", "recs": "i2i_cooc", "recent": 10, "fallback": NAME}``.
 
     The anchor is drawn among the session's last ``recent`` listens with probability proportional
     to the listened time (a track heard twice counts twice); the answer is the first track of the
@@ -28,12 +23,20 @@ class I2I(SessionRecommender):
     the fallback answers, avoiding the session's tracks. Two round trips per request.
     """
 
-    def __init__(self, context: RecommenderContext, **params: Any) -> None:
-        p = Params("i2i", params)
-        self.recs = p.text("recs", "i2i_cooc")
-        self.recent = p.integer("recent", 10)
-        super().__init__(context, p)
-        p.check_unknown()
+    type_name = "i2i"
+
+    @dataclass(frozen=True)
+    class Params:
+        recs: str = param("i2i_cooc", "per-track lists the answer is taken from",
+                          artifact=PER_TRACK)
+        recent: int = param(10, "the session's last listens an anchor is drawn among", low=1)
+        fallback: str | None = param("top_pop", "answers when no anchor has a new track "
+                                     "(none: a random track)", recommender=True)
+
+    def __init__(self, context: RecommenderContext, params: Params) -> None:
+        super().__init__(context, params)
+        self.recs = params.recs
+        self.recent = params.recent
 
     def anchor_weights(self, recent: list[tuple[int, float]]) -> dict[int, float]:
         """Each recent track's weight: its summed listened time over the last ``recent`` listens."""

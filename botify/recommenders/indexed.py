@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+from botify.params import param
 from botify.recommenders.base import RecommenderContext
-from botify.recommenders.support import (
-    Params,
-    SessionRecommender,
-    first_new,
-    last_resort,
-    random_new,
-)
+from botify.recommenders.support import SessionRecommender, first_new, last_resort, random_new
+from botify.store.artifacts import PER_USER, RANKING
 from botify.store.batch import Batch
 
 RANDOM = "random"
@@ -21,9 +17,6 @@ ORDERED = "ordered"
 class Indexed(SessionRecommender):
     """Recommends from the user's list of a per-user artifact.
 
-    Config: ``{"type": "indexed", "mode": "ordered" | "random", "recs": "multidae",
-    "ranking": "top_tracks", "top": 100, "fallback": NAME}``.
-
     - ``"random"`` (the course's): a uniformly random track of the user's list; the fallback when
       the user has no list. Keeps no state.
     - ``"ordered"``: the user's list in relevance order, skipping what was already
@@ -32,14 +25,25 @@ class Indexed(SessionRecommender):
       a track of the session while the catalog has others.
     """
 
-    def __init__(self, context: RecommenderContext, **params: Any) -> None:
-        p = Params("indexed", params)
-        self.mode = p.choice("mode", ORDERED, (RANDOM, ORDERED))
-        self.recs = p.text("recs", "multidae")
-        self.ranking = p.text("ranking", "top_tracks")
-        self.top = p.integer("top", 100)
-        super().__init__(context, p)
-        p.check_unknown()
+    type_name = "indexed"
+
+    @dataclass(frozen=True)
+    class Params:
+        mode: str = param(ORDERED, "ordered: the list in order, never repeating; random: the "
+                          "course's random pick", choices=(ORDERED, RANDOM))
+        recs: str = param("multidae", "per-user lists", artifact=PER_USER)
+        ranking: str = param("top_tracks", "popular tracks for users without a list (ordered)",
+                             artifact=RANKING)
+        top: int = param(100, "how many popular tracks are drawn from", low=1)
+        fallback: str | None = param(None, "answers when nothing else does (none: a random "
+                                     "track)", recommender=True)
+
+    def __init__(self, context: RecommenderContext, params: Params) -> None:
+        super().__init__(context, params)
+        self.mode = params.mode
+        self.recs = params.recs
+        self.ranking = params.ranking
+        self.top = params.top
 
     def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:
         """The next track for ``user`` (see the class docstring for the two modes)."""

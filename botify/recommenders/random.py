@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botify.recommenders.base import RecommenderContext
 
 
@@ -10,9 +12,12 @@ class Random:
 
     Args:
         context: the catalog and this process's random generator.
+        params: none are declared.
     """
 
-    def __init__(self, context: RecommenderContext) -> None:
+    type_name = "random"
+
+    def __init__(self, context: RecommenderContext, params: Any = None) -> None:
         self.catalog = context.catalog
         self.rng = context.rng
 

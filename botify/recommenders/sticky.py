@@ -7,8 +7,11 @@ learn from (``sticky_genre`` is what shows which tracks of a genre its listeners
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from botify.recommenders.base import Recommender, RecommenderContext
+from botify.params import param
+from botify.recommenders.base import RecommenderContext
+from botify.recommenders.support import fallback
 
 
 class _Sticky:
@@ -20,17 +23,18 @@ class _Sticky:
 
     Args:
         context: the catalog, the random generator, the other recommenders.
-        fallback: name of the configured recommender to use when the previous track has no
-            group; a uniformly random track when None.
+        params: the declared parameters.
     """
 
-    def __init__(self, context: RecommenderContext, fallback: str | None = None) -> None:
+    @dataclass(frozen=True)
+    class Params:
+        fallback: str | None = param(None, "answers when the previous track has no group (none: "
+                                     "a random track)", recommender=True)
+
+    def __init__(self, context: RecommenderContext, params: Params) -> None:
         self.catalog = context.catalog
         self.rng = context.rng
-        # Resolved now, so a misnamed fallback fails at startup, not on a request.
-        self._fallback: Recommender | None = (
-            None if fallback is None else context.recommenders[fallback]
-        )
+        self._fallback = fallback(context, params.fallback)
 
     def group(self, track: int) -> Sequence[int]:  # pragma: no cover - abstract
         """The ids of the tracks ``track`` sticks to (empty: none)."""
@@ -47,13 +51,13 @@ class _Sticky:
             return int(tracks[count - 1]) if track == prev_track else int(track)
         if count == 1:
             return int(tracks[0])
-        if self._fallback is None:
-            return self.catalog.random_track(self.rng)
         return self._fallback.recommend_next(user, prev_track, prev_time)
 
 
 class StickyArtist(_Sticky):
     """Another track by the artist of the previous one (the course's StickyArtist)."""
+
+    type_name = "sticky_artist"
 
     def group(self, track: int) -> Sequence[int]:
         """The tracks of ``track``'s artist."""
@@ -62,6 +66,8 @@ class StickyArtist(_Sticky):
 
 class StickyGenre(_Sticky):
     """Another track of the previous one's genre, by any artist; the artist's when it has none."""
+
+    type_name = "sticky_genre"
 
     def group(self, track: int) -> Sequence[int]:
         """The tracks of ``track``'s genre, or of its artist for a track without a genre."""

@@ -1,8 +1,8 @@
-"""What the recommenders share: their parameters, their fallbacks, picking unheard tracks."""
+"""What the recommenders share: their fallbacks, their session state, picking unheard tracks."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import numpy as np
@@ -14,68 +14,6 @@ from botify.store.sessions import SessionStore
 
 # Random draws tried before giving up on avoiding the session's tracks.
 RANDOM_TRIES = 32
-
-
-class Params:
-    """A recommender's config entry, read with types checked (errors name the recommender)."""
-
-    def __init__(self, kind: str, params: Mapping[str, Any]) -> None:
-        self.kind = kind
-        self.params = dict(params)
-        self._read: set[str] = set()
-
-    def _fail(self, key: str, why: str) -> ConfigError:
-        return ConfigError(f"a {self.kind!r} recommender: parameter {key!r} {why}")
-
-    def get(self, key: str, default: Any) -> Any:
-        """The raw value of ``key`` (``default`` when absent)."""
-        self._read.add(key)
-        return self.params.get(key, default)
-
-    def check_unknown(self) -> None:
-        """Fail on parameters that were never read (a typo would otherwise be silently ignored).
-
-        Raises:
-            ConfigError: naming the unknown parameters.
-        """
-        unknown = sorted(set(self.params) - self._read)
-        if unknown:
-            raise ConfigError(
-                f"a {self.kind!r} recommender: unknown parameters {unknown} "
-                f"(known: {sorted(self._read)})"
-            )
-
-    def text(self, key: str, default: str | None = None) -> str | None:
-        """A string parameter (``None`` when absent and no default)."""
-        value = self.get(key, default)
-        if value is not None and not isinstance(value, str):
-            raise self._fail(key, f"must be a string, got {value!r}")
-        return value
-
-    def number(
-        self, key: str, default: float, low: float | None = None, high: float | None = None
-    ) -> float:
-        """A number parameter, checked against ``[low, high]``."""
-        value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._fail(key, f"must be a number, got {value!r}")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self._fail(key, f"must be in [{low}, {high}], got {value!r}")
-        return float(value)
-
-    def integer(self, key: str, default: int, low: int = 1) -> int:
-        """An integer parameter, at least ``low``."""
-        value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise self._fail(key, f"must be an integer >= {low}, got {value!r}")
-        return value
-
-    def choice(self, key: str, default: str, options: Collection[str]) -> str:
-        """A string parameter among ``options``."""
-        value = self.get(key, default)
-        if value not in options:
-            raise self._fail(key, f"must be one of {sorted(options)}, got {value!r}")
-        return value
 
 
 class RandomTrack:
@@ -99,21 +37,19 @@ class RandomTrack:
         return self.catalog.random_track(self.rng)
 
 
-def fallback(context: RecommenderContext, params: Params, key: str = "fallback") -> Recommender:
-    """The recommender named by parameter ``key``, or a random track when none is named.
+def fallback(context: RecommenderContext, name: str | None) -> Recommender:
+    """The configured recommender ``name`` (resolved now, so a misnamed fallback fails at startup),
+    or a random track when None.
 
     Raises:
         ConfigError: the name is not a configured recommender.
     """
-    name = params.text(key)
     if name is None:
         return RandomTrack(context.catalog, context.rng)
     try:
         return context.recommenders[name]
     except KeyError:
-        raise ConfigError(
-            f"a {params.kind!r} recommender: {key} {name!r} is not a configured recommender"
-        ) from None
+        raise ConfigError(f"fallback {name!r} is not a configured recommender") from None
 
 
 def session_store(context: RecommenderContext) -> SessionStore:
@@ -131,18 +67,18 @@ class SessionRecommender:
 
     ``catalog``, ``rng`` and ``redis`` from the context; ``reader`` for the artifacts;
     ``sessions``, the session store; ``random``, the last resort; ``fallback``, the recommender
-    named by the ``fallback`` parameter. A subclass reads its own parameters, calls this, then
-    ``params.check_unknown()``.
+    named by the ``fallback`` parameter; ``params``, the declared parameters as configured.
     """
 
-    def __init__(self, context: RecommenderContext, params: Params) -> None:
+    def __init__(self, context: RecommenderContext, params: Any) -> None:
+        self.params = params
         self.catalog = context.catalog
         self.rng = context.rng
         self.redis = context.redis
         self.reader = artifact_reader(context)
         self.sessions = session_store(context)
         self.random = RandomTrack(context.catalog, context.rng)
-        self.fallback = fallback(context, params)
+        self.fallback = fallback(context, params.fallback)
 
 
 def first_new(candidates: Iterable[int], exclude: Collection[int], catalog: Catalog) -> int | None:

@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+from botify.params import param
 from botify.recommenders.base import RecommenderContext
-from botify.recommenders.support import Params, artifact_reader, fallback
+from botify.recommenders.support import artifact_reader, fallback
+from botify.store.artifacts import RANKING
 
 
 class TopPop:
     """A uniformly random track of the ``k`` most popular of a ranking artifact.
 
-    Config: ``{"type": "top_pop", "k": 100, "ranking": "top_tracks", "fallback": NAME}``.
     Without the ranking (not loaded yet), the fallback answers (a random track by default).
     """
 
-    def __init__(self, context: RecommenderContext, **params: Any) -> None:
-        p = Params("top_pop", params)
-        self.k = p.integer("k", 100)
-        self.ranking = p.text("ranking", "top_tracks")
+    type_name = "top_pop"
+
+    @dataclass(frozen=True)
+    class Params:
+        k: int = param(100, "how many of the most popular tracks are drawn from", low=1)
+        ranking: str = param("top_tracks", "the ranking of tracks by popularity", artifact=RANKING)
+        fallback: str | None = param(None, "answers without the ranking (none: a random track)",
+                                     recommender=True)
+
+    def __init__(self, context: RecommenderContext, params: Params) -> None:
+        self.k = params.k
+        self.ranking = params.ranking
         self.catalog = context.catalog
         self.rng = context.rng
         self.reader = artifact_reader(context)
-        self.fallback = fallback(context, p)
-        p.check_unknown()
+        self.fallback = fallback(context, params.fallback)
 
     def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:
         """A random track of the top ``k`` (one round trip: the ranking's version)."""

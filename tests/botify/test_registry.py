@@ -35,7 +35,7 @@ def test_random_is_uniform_over_the_catalog(context):
 
 
 def test_sticky_artist_is_uniform_over_the_other_tracks(context):
-    rec = StickyArtist(context)
+    rec = StickyArtist(context, StickyArtist.Params())
     for prev, others in [(1, [2, 3, 4]), (3, [1, 2, 4]), (4, [1, 2, 3]), (20, [21])]:
         draws = [rec.recommend_next(0, prev, 0.5) for _ in range(3_000)]
         values, counts = np.unique(draws, return_counts=True)
@@ -45,13 +45,13 @@ def test_sticky_artist_is_uniform_over_the_other_tracks(context):
 
 
 def test_sticky_artist_single_track_artist_and_unknown_track(context):
-    rec = StickyArtist(context)
+    rec = StickyArtist(context, StickyArtist.Params())
     assert rec.recommend_next(0, 10, 0.5) == 10
     assert {rec.recommend_next(0, 999, 0.5) for _ in range(200)} == {1, 2, 3, 4, 10, 20, 21}
 
 
 def test_sticky_genre_is_uniform_over_the_genre_s_other_tracks(context):
-    rec = StickyGenre(context)
+    rec = StickyGenre(context, StickyGenre.Params())
     # 10 is B's only track, but its genre has A's tracks too; C has no genre: its artist's.
     for prev, others in [(1, [2, 3, 4, 10]), (10, [1, 2, 3, 4]), (20, [21])]:
         draws = [rec.recommend_next(0, prev, 0.5) for _ in range(4_000)]
@@ -76,16 +76,19 @@ def test_build_with_named_fallback(context):
 @pytest.mark.parametrize(
     ("recommenders", "message"),
     [
-        ({"x": {"type": "nope"}}, "unknown type 'nope'"),
+        ({"x": {"type": "nope"}}, r"RECOMMENDERS\['x'\]: unknown recommender type 'nope'"),
         ({"x": {"kind": "random"}}, "must be an object"),
         ({"x": "random"}, "must be an object"),
-        ({"x": {"type": "random", "k": 3}}, "bad parameters"),
-        ({"x": {"type": "sticky_artist", "fallback": "y"}}, "'y' is not configured"),
+        ({"x": {"type": "random", "k": 3}}, r"\(random\): unknown parameter\(s\) k"),
+        ({"x": {"type": "i2i", "recent": "10"}}, "parameter 'recent' must be int, got '10'"),
+        ({"x": {"type": "i2i", "recent": 0}}, r"parameter 'recent' must be in \[1, inf\]"),
+        ({"x": {"type": "indexed", "mode": "x"}}, "parameter 'mode' must be one of"),
+        ({"x": {"type": "sticky_artist", "fallback": "y"}}, "refers to 'y', which is not a"),
         ({"x": {"type": "sticky_artist", "fallback": "y"},
           "y": {"type": "sticky_artist", "fallback": "x"}}, "cycle: x -> y -> x"),
-        ({}, "at least one"),
     ],
-    ids=["unknown-type", "no-type", "not-object", "bad-param", "bad-fallback", "cycle", "empty"],
+    ids=["unknown-type", "no-type", "not-object", "unknown-param", "param-type", "param-range",
+         "param-choice", "bad-fallback", "cycle"],
 )
 def test_bad_config(context, recommenders, message):
     with pytest.raises(ConfigError, match=message):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from botify.recommenders.hybrid import CONTEXTUAL, PER_USER, STATE_FIELD
+from botify.recommenders.hybrid import CONTEXTUAL, PERSONAL, STATE_FIELD
 from botify.store.sessions import end_session, session_key
 from tests.botify.recommenders.conftest import artist_of
 
@@ -116,7 +116,7 @@ def test_i2i_draws_the_anchor_weighted_by_listened_time(build, artifacts, redis_
 def test_hybrid_drops_low_predictions_and_backfills_artist_then_global(build, artifacts):
     from botify.store.artifacts import ArtifactReader
 
-    hybrid = build("hybrid", backfill_to=5)
+    hybrid = build("hybrid", backfill_to=5, drop_below=0.5)
     reader = ArtifactReader(hybrid.redis)
     (entry,) = reader.entries("ranker", [0])
     ranking = reader.ranking("top_tracks")
@@ -149,10 +149,10 @@ def test_hybrid_switches_to_the_user_list_and_back(build, artifacts, redis_clien
     assert first in {1, 2, 3, 4, 5} and part() == CONTEXTUAL
     # The contextual answer was skipped (0.3 < 0.7): the per-user list, in order.
     assert hybrid.recommend_next(1, first, 0.3) == 10
-    assert part() == PER_USER
+    assert part() == PERSONAL
     # Listened (0.9): stay with it.
     assert hybrid.recommend_next(1, 10, 0.9) == 11
-    assert part() == PER_USER
+    assert part() == PERSONAL
     # Skipped (0.2): back to the contextual part (11 has no ranker list: its artist's tracks).
     answer = hybrid.recommend_next(1, 11, 0.2)
     assert part() == CONTEXTUAL
@@ -170,5 +170,5 @@ def test_hybrid_use_per_user_rule():
     assert rule(stub, None, 0.0) is False
     assert rule(stub, CONTEXTUAL, 0.69) is True
     assert rule(stub, CONTEXTUAL, 0.7) is False
-    assert rule(stub, PER_USER, 0.7) is True
-    assert rule(stub, PER_USER, 0.69) is False
+    assert rule(stub, PERSONAL, 0.7) is True
+    assert rule(stub, PERSONAL, 0.69) is False

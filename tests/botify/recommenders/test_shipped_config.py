@@ -8,7 +8,7 @@ import numpy as np
 
 from botify.config import load_config
 from botify.recommenders.base import RecommenderContext
-from botify.recommenders.registry import build_recommenders
+from botify.recommenders.registry import build_recommenders, configured
 from botify.store.artifacts import load_configured_artifacts
 from tests.botify.recommenders.conftest import TRACKS
 
@@ -24,7 +24,7 @@ def test_all_routes_every_recommender_type():
     assert config["ACTIVE_EXPERIMENT"] == "ALL"
     names = config["EXPERIMENTS"]["ALL"]
     assert len(names) == len(set(names)) == len(TYPES)
-    assert {config["RECOMMENDERS"][n]["type"] for n in names} == TYPES
+    assert {configured(config)[n]["type"] for n in names} == TYPES
 
 
 def test_without_artifact_files_every_recommender_falls_back(redis_client, catalog, tmp_path):

@@ -1,11 +1,11 @@
 """The four endpoints, /health, and the event log they write."""
 
 import os
+from dataclasses import dataclass
 
 import pytest
 
 from botify.experiments import Experiment
-from botify.recommenders.registry import RECOMMENDER_TYPES
 from botify.service.app import create_app
 from tests.botify.service.conftest import RECORDS, TRACKS, read_log, service_config
 
@@ -88,8 +88,14 @@ def test_events_read_back_with_the_shared_reader(app, client):
 
 
 class Exploding:
-    def __init__(self, context, answer=None):
-        self.answer = answer
+    """A recommender plugin (given by its import path) that fails or answers ``answer``."""
+
+    @dataclass(frozen=True)
+    class Params:
+        answer: int | str | None = None
+
+    def __init__(self, context, params):
+        self.answer = params.answer
 
     def recommend_next(self, user, prev_track, prev_time):
         if self.answer is None:
@@ -99,10 +105,10 @@ class Exploding:
 
 @pytest.mark.parametrize("answer", [None, 4, "x"], ids=["raises", "not-in-catalog", "not-an-id"])
 def test_failing_recommender_falls_back_to_random(
-    redis_server, loaded_redis, log_file, monkeypatch, caplog, answer
+    redis_server, loaded_redis, log_file, caplog, answer
 ):
-    monkeypatch.setitem(RECOMMENDER_TYPES, "exploding", Exploding)
-    spec = {"type": "exploding"} if answer is None else {"type": "exploding", "answer": answer}
+    plugin = f"{__name__}:Exploding"
+    spec = {"type": plugin} if answer is None else {"type": plugin, "answer": answer}
     config = service_config(
         redis_server.url, log_file,
         RECOMMENDERS={"bad": spec}, EXPERIMENTS={"X": ["bad"]}, ACTIVE_EXPERIMENT="X",

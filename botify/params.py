@@ -1,0 +1,160 @@
+"""Parameters declared once: a frozen dataclass per recommender or model, read from config entries.
+
+A class declares its parameters as a nested ``Params`` dataclass whose fields come from
+:func:`param` (default, one-line description, range, choices, and whether the value names an
+artifact or another recommender)::
+
+    @dataclass(frozen=True)
+    class Params:
+        recs: str = param("i2i_cooc", "per-track lists to recommend from", artifact=PER_TRACK)
+        recent: int = param(10, "recent listens an anchor is drawn from", low=1)
+
+``config.json`` and plans only override these defaults; :func:`parse` checks an entry against the
+declaration (unknown names, types, ranges) and :func:`describe` renders the declarations for the
+README and ``--help``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botify.errors import ConfigError
+
+
+def param(
+    default: Any,
+    help: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: Collection[str] | None = None,
+    artifact: str | None = None,
+    recommender: bool = False,
+) -> Any:
+    """A declared parameter: a dataclass field with its description and checks.
+
+    Args:
+        default: the value when the config does not set it.
+        help: one line saying what it does.
+        low, high: the allowed range of a number.
+        choices: the allowed values of a string.
+        artifact: the value names an artifact of this kind (``ranking``, ``per_track``,
+            ``per_user``) that the recommender reads.
+        recommender: the value names another configured recommender (a fallback).
+    """
+    metadata = {
+        "help": help, "low": low, "high": high, "choices": tuple(choices) if choices else None,
+        "artifact": artifact, "recommender": recommender,
+    }
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of a class that declares none."""
+
+
+def declared(cls: type) -> type:
+    """The ``Params`` dataclass of ``cls`` (:class:`NoParams` when it declares none).
+
+    Raises:
+        ConfigError: ``Params`` is not a dataclass.
+    """
+    params = getattr(cls, "Params", NoParams)
+    if not dataclasses.is_dataclass(params):
+        raise ConfigError(f"{cls.__name__}.Params must be a dataclass")
+    return params
+
+
+def _types(params: type) -> dict[str, Any]:
+    return typing.get_type_hints(params)
+
+
+def _accepts(kind: Any, value: Any) -> bool:
+    """Whether ``value`` is of the declared type (``int`` for ``float`` too, never a bool)."""
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        return any(_accepts(k, value) for k in typing.get_args(kind))
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, int | float)
+    if kind in (int, str):
+        return isinstance(value, kind)
+    origin = typing.get_origin(kind) or kind
+    return isinstance(value, origin)
+
+
+def _type_name(kind: Any) -> str:
+    return str(kind).replace("typing.", "") if not isinstance(kind, type) else kind.__name__
+
+
+def parse(params: type, values: Mapping[str, Any], where: str) -> Any:
+    """An instance of the ``params`` dataclass from a config entry's values.
+
+    Args:
+        params: the declaration.
+        values: the entry's parameters (``type`` already removed).
+        where: names the entry in messages (``RECOMMENDERS['i2i'] (i2i)``).
+
+    Raises:
+        ConfigError: an unknown parameter, a value of the wrong type or out of range.
+    """
+    fields = {f.name: f for f in dataclasses.fields(params)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        known = ", ".join(fields) or "none"
+        raise ConfigError(f"{where}: unknown parameter(s) {', '.join(unknown)} (known: {known})")
+    hints = _types(params)
+    for name, value in values.items():
+        kind, meta = hints[name], fields[name].metadata
+        if not _accepts(kind, value):
+            raise ConfigError(f"{where}: parameter {name!r} must be {_type_name(kind)}, got "
+                              f"{value!r}")
+        low, high = meta.get("low"), meta.get("high")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if (low is not None and value < low) or (high is not None and value > high):
+                bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+                raise ConfigError(f"{where}: parameter {name!r} must be in {bounds}, got {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{where}: parameter {name!r} must be one of "
+                              f"{', '.join(map(repr, choices))}, got {value!r}")
+    return params(**values)
+
+
+def artifacts(instance: Any) -> dict[str, str]:
+    """Artifact name -> kind, of the parameters that name artifacts (set, not None)."""
+    found = {}
+    for field in dataclasses.fields(instance):
+        kind = field.metadata.get("artifact")
+        value = getattr(instance, field.name)
+        if kind and value:
+            found[value] = kind
+    return found
+
+
+def recommender_refs(instance: Any) -> list[str]:
+    """The names of other recommenders the parameters refer to (set, not None)."""
+    return [
+        getattr(instance, f.name) for f in dataclasses.fields(instance)
+        if f.metadata.get("recommender") and getattr(instance, f.name)
+    ]
+
+
+def describe(params: type) -> list[tuple[str, str, str, str]]:
+    """``(name, type, default, description)`` of each declared parameter, in declaration order."""
+    hints = _types(params)
+    rows = []
+    for field in dataclasses.fields(params):
+        rows.append((field.name, _type_name(hints[field.name]), repr(field.default),
+                     field.metadata.get("help", "")))
+    return rows
