@@ -9,6 +9,7 @@ import sys
 import redis
 
 from botify.errors import BotifyError
+from sim.errors import SimError
 
 # Each module defines ``register(subparsers)``, adding its subcommands with
 # ``set_defaults(func=...)``.
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except BotifyError as exc:
+    except (BotifyError, SimError) as exc:
         print(f"botify {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except redis.RedisError as exc:

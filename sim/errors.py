@@ -1,9 +1,9 @@
-"""Exception class of the simulator (a ``BotifyError``: shown without a traceback)."""
-
-from __future__ import annotations
-
-from botify.errors import BotifyError
+"""Exception class of the simulator."""
 
 
-class SimError(BotifyError):
-    """A user error of the simulator: a missing or malformed world, an unreachable service, ..."""
+class SimError(Exception):
+    """A user error of the simulator: a missing or malformed world, an unreachable service, ...
+
+    ``python -m sim.run`` (and ``botify``, for the commands that run the simulator in-process)
+    prints it as one line, without a traceback.
+    """

@@ -26,7 +26,6 @@ import numpy as np
 import orjson
 from tqdm import tqdm
 
-from botify.errors import BotifyError
 from sim.agents import (
     Agent,
     ConsoleAgent,
@@ -362,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--processes must be at least 1")
     try:
         return simulate(args)
-    except (BotifyError, OSError) as exc:
+    except (SimError, OSError) as exc:
         print(f"sim.run: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,7 +4,7 @@ from sim.agents.base import Agent, AgentBase
 from sim.agents.console import ConsoleAgent
 from sim.agents.dummy import RandomAgent
 from sim.agents.oracle import OracleAgent
-from sim.agents.recommender import RecommenderAgent
+from sim.agents.recommender import Recommender, RecommenderAgent
 from sim.agents.remote import RemoteAgent
 from sim.agents.sticky import StickyArtistAgent
 
@@ -14,6 +14,7 @@ __all__ = [
     "ConsoleAgent",
     "OracleAgent",
     "RandomAgent",
+    "Recommender",
     "RecommenderAgent",
     "RemoteAgent",
     "StickyArtistAgent",

@@ -1,23 +1,33 @@
-"""Runs any botify recommender in-process against the world (no HTTP).
+"""Runs a recommender in-process against the world (no HTTP).
 
-Anything with ``recommend_next(user, prev_track, prev_time) -> int`` works (the
-:class:`botify.recommenders.base.Recommender` protocol); it sees ids, as behind the service. The
-session end (the service's ``/last``) goes to ``on_last``, e.g. to clear session state in Redis.
+Anything with ``recommend_next(user, prev_track, prev_time) -> int`` works (the :class:`Recommender`
+protocol, which botify's recommenders satisfy without importing it); it sees ids, as behind the
+service. The session end (the service's ``/last``) goes to ``on_last``, e.g. to clear session state
+in Redis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
-from botify.recommenders.base import Recommender
 from sim.agents.base import AgentBase
 from sim.envs.session import Session
 from sim.errors import SimError
 from sim.world.model import World
 
 
+@runtime_checkable
+class Recommender(Protocol):
+    """What an in-process agent asks for the next track (structural: no base class needed)."""
+
+    def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:
+        """The next track for ``user``, who listened to ``prev_track`` for ``prev_time`` (0..1)."""
+        ...
+
+
 class RecommenderAgent(AgentBase):
-    """Adapts a botify recommender to the simulator.
+    """Adapts a recommender (e.g. one of botify's) to the simulator.
 
     Args:
         world: the world (the recommender's catalog must hold its tracks).
