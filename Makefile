@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/botify experiment $(if $(QUICK),--quick,)
+	$(BIN)/botify experiment experiments/demo.toml $(if $(QUICK),--quick,)
 
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
