@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from botify.training.dataset import load_events, sessionize
+from botify.training.dataset import load_events, session_events
 from botify.training.evaluation import format_table
 from botify.training.pipeline import TrainSettings, fit_models, run_evaluation
 from botify.training.synthetic import generate_events, planted_world, write_event_log
@@ -49,8 +49,8 @@ def main() -> int:
         events = load_events([logs])
         stages["read logs"] = time.perf_counter() - started
         started = time.perf_counter()
-        sessions = sessionize(events)
-        stages["sessionize"] = time.perf_counter() - started
+        sessions = session_events(events)
+        stages["sessions"] = time.perf_counter() - started
 
         settings = TrainSettings(seed=args.seed, threads=args.threads, progress=not args.quiet)
         clock = [time.perf_counter()]

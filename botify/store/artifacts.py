@@ -96,7 +96,7 @@ class Ranking:
 
 
 @dataclass(frozen=True)
-class LoadResult:
+class ArtifactLoad:
     """What a load did."""
 
     name: str
@@ -219,7 +219,7 @@ def _source(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def load_artifact(client: redis.Redis, name: str, path: str | os.PathLike) -> LoadResult:
+def load_artifact(client: redis.Redis, name: str, path: str | os.PathLike) -> ArtifactLoad:
     """Load an artifact file into Redis as a new version of ``name``, then switch to it.
 
     Args:
@@ -282,7 +282,7 @@ def load_artifact(client: redis.Redis, name: str, path: str | os.PathLike) -> Lo
         for part in ("data", "ranking", "meta"):
             pipe.expire(_version_key(name, old, part), GRACE_SECONDS)
         pipe.execute()
-    return LoadResult(name, version, str(kind), count, time.perf_counter() - started)
+    return ArtifactLoad(name, version, str(kind), count, time.perf_counter() - started)
 
 
 def artifact_info(client: redis.Redis, name: str) -> dict[str, Any] | None:
@@ -303,7 +303,7 @@ def load_configured_artifacts(
     artifacts: Mapping[str, str | os.PathLike],
     *,
     log: Callable[[str], None] | None = None,
-) -> list[LoadResult]:
+) -> list[ArtifactLoad]:
     """Load the artifacts a config names (``ARTIFACTS``: NAME -> file), as done at startup.
 
     A missing file is skipped (the recommenders that use it fall back); a file already being served

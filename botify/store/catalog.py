@@ -57,7 +57,7 @@ def valid_id(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class LoadResult:
+class CatalogLoad:
     """What a catalog load did.
 
     Attributes:
@@ -122,7 +122,7 @@ def check_record(record: Any, where: str) -> dict[str, Any]:
     return record
 
 
-def load_catalog(client: redis.Redis, path: str | os.PathLike) -> LoadResult:
+def load_catalog(client: redis.Redis, path: str | os.PathLike) -> CatalogLoad:
     """Load a tracks JSONL file as a new catalog version and make it current.
 
     Args:
@@ -130,7 +130,7 @@ def load_catalog(client: redis.Redis, path: str | os.PathLike) -> LoadResult:
         path: the catalog file (one track object per line).
 
     Returns:
-        The :class:`LoadResult`.
+        The :class:`CatalogLoad`.
 
     Raises:
         DataError: the file is malformed (nothing is written then).
@@ -148,7 +148,7 @@ def load_records(
     source: str = "<records>",
     digest: str | None = None,
     started: float | None = None,
-) -> LoadResult:
+) -> CatalogLoad:
     """Load catalog records as a new version and make it current (see :func:`load_catalog`).
 
     Args:
@@ -189,10 +189,10 @@ def load_records(
             # A version written before genres were kept is loaded again, to add them.
             if current_digest == digest.encode() and has_genres is not None:
                 seconds = time.perf_counter() - started
-                return LoadResult(int(current), len(encoded), len(artists), False, seconds)
+                return CatalogLoad(int(current), len(encoded), len(artists), False, seconds)
         groups = {"artists": artists, "genres": genres}
         version = _write_version(client, encoded, groups, source, digest)
-    return LoadResult(version, len(encoded), len(artists), True, time.perf_counter() - started)
+    return CatalogLoad(version, len(encoded), len(artists), True, time.perf_counter() - started)
 
 
 def _write_version(

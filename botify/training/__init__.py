@@ -19,7 +19,7 @@ _EXPORTS = {
     "evaluate": "botify.training.evaluation",
     "format_table": "botify.training.evaluation",
     "load_events": "botify.training.dataset",
-    "sessionize": "botify.training.dataset",
+    "session_events": "botify.training.dataset",
     "split_by_time": "botify.training.dataset",
     "transitions": "botify.training.dataset",
 }

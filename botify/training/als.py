@@ -14,7 +14,8 @@ from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
 from botify.events import TRACK, USER
-from botify.training.artifacts import PER_USER, RecommendationLists
+from botify.store.artifacts import PER_USER
+from botify.training.artifacts import RecommendationLists
 from botify.training.dataset import POSITIVE_THRESHOLD, IdIndex, interaction_matrix, positives
 
 

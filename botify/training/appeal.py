@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from botify.events import TIME
-from botify.training.artifacts import PER_TRACK, RecommendationLists
+from botify.store.artifacts import PER_TRACK
+from botify.training.artifacts import RecommendationLists
 from botify.training.catalog import TrackCatalog
 from botify.training.dataset import NEXT, PREV, SESSION
 

@@ -15,23 +15,26 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 import numpy as np
 import orjson
 
 from botify.errors import DataError
-
-PER_TRACK = "track"
-PER_USER = "user"
+from botify.store.artifacts import PER_TRACK, PER_USER, RANKING
 
 
 @dataclass(frozen=True)
-class Ranking:
-    """Tracks in descending score order."""
+class RankedTracks:
+    """Tracks in descending score order (an artifact of kind ``ranking``)."""
 
     tracks: np.ndarray
     scores: np.ndarray
+
+    kind: ClassVar[str] = RANKING
+
+    def __len__(self) -> int:
+        return len(self.tracks)
 
     def records(self) -> Iterator[dict]:
         """The artifact's lines."""
@@ -44,7 +47,7 @@ class RecommendationLists:
     """An ordered list of tracks per key: a track (item-to-item models) or a user (per-user ones).
 
     Attributes:
-        kind: ``"track"`` or ``"user"``: what the keys are.
+        kind: ``PER_TRACK`` or ``PER_USER`` (``"per_track"``, ``"per_user"``): what the keys are.
         keys: the key ids.
         items: for each key, the recommended track ids, best first.
         weights: for each key, one weight per recommendation (such as a predicted time), or None.

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from botify.events import TIME
-from botify.training.artifacts import PER_TRACK, RecommendationLists
+from botify.store.artifacts import PER_TRACK
+from botify.training.artifacts import RecommendationLists
 from botify.training.dataset import NEXT, PREV
 
 

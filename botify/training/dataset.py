@@ -59,11 +59,12 @@ def load_events(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     return frame
 
 
-def sessionize(events: pd.DataFrame) -> pd.DataFrame:
-    """Order events by user and time and number their sessions.
+def session_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Order events by user and time and number their sessions, keeping every event.
 
     A user's session accumulates events in timestamp order until a ``last`` event closes it (as
-    in the A/B analysis). Ties in timestamp keep file order.
+    in the A/B analysis, whose ``botify.analysis.sessions.sessionize`` sums each closed session
+    into one row instead). Ties in timestamp keep file order.
 
     Returns:
         Columns ``user, track, time, timestamp, session`` sorted by ``(user, timestamp)``;
@@ -86,7 +87,7 @@ def transitions(sessions: pd.DataFrame) -> pd.DataFrame:
     """Consecutive pairs within sessions.
 
     Args:
-        sessions: the output of :func:`sessionize`.
+        sessions: the output of :func:`session_events`.
 
     Returns:
         Columns ``prev, next, time, user, session, timestamp`` (the later event's time, timestamp).
@@ -115,11 +116,11 @@ def split_by_time(
     fraction of the events is held out and no session is cut in two.
 
     Args:
-        sessions: the output of :func:`sessionize`.
+        sessions: the output of :func:`session_events`.
         test_fraction: the share of events to hold out, in (0, 1).
 
     Returns:
-        ``(train, test)``, both in the layout of :func:`sessionize`.
+        ``(train, test)``, both in the layout of :func:`session_events`.
 
     Raises:
         DataError: the fraction is out of range or one of the parts would be empty.

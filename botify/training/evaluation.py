@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from botify.events import TIME, TRACK, USER
-from botify.training.artifacts import PER_TRACK, PER_USER, RecommendationLists
+from botify.store.artifacts import PER_TRACK, PER_USER
+from botify.training.artifacts import RecommendationLists
 from botify.training.dataset import NEXT, POSITIVE_THRESHOLD, PREV, transitions
 from botify.training.popularity import TopTracks
 
@@ -179,7 +180,7 @@ def evaluate(
     """Score models (trained on ``train``) and the two baselines on the test part.
 
     Args:
-        train: the training events (``dataset.sessionize`` layout).
+        train: the training events (``dataset.session_events`` layout).
         test: the held-out events (same layout).
         models: model name to its lists; each is scored on the task of its kind.
         k: the cutoff.

@@ -21,7 +21,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from botify.events import TRACK, USER
-from botify.training.artifacts import PER_USER, RecommendationLists
+from botify.store.artifacts import PER_USER
+from botify.training.artifacts import RecommendationLists
 from botify.training.dataset import POSITIVE_THRESHOLD, IdIndex, interaction_matrix, positives
 from botify.training.reproducibility import TORCH_THREADS, seeded
 

@@ -19,14 +19,14 @@ from botify.errors import DataError
 from botify.training.als import ALS
 from botify.training.appeal import appeal_lists
 from botify.training.artifacts import (
-    Ranking,
+    RankedTracks,
     RecommendationLists,
     write_json,
     write_jsonl,
 )
 from botify.training.catalog import TrackCatalog
 from botify.training.cooccurrence import Cooccurrence
-from botify.training.dataset import POSITIVE_THRESHOLD, sessionize, split_by_time, transitions
+from botify.training.dataset import POSITIVE_THRESHOLD, session_events, split_by_time, transitions
 from botify.training.evaluation import Scores, evaluate, to_json
 from botify.training.multidae import MultiDAE
 from botify.training.names import ALS as ALS_NAME
@@ -128,7 +128,7 @@ class TrainSettings:
         return ALS(**{**kwargs, **self.als})
 
 
-Artifact = Ranking | RecommendationLists
+Artifact = RankedTracks | RecommendationLists
 
 
 def fit_models(
@@ -141,7 +141,7 @@ def fit_models(
     """Fit the configured models on sessionized events.
 
     Args:
-        sessions: the output of ``dataset.sessionize``.
+        sessions: the output of ``dataset.session_events``.
         settings: what to train.
         on_artifact: called with each artifact as soon as its model is trained.
         ranker_variants: train the ranker in these variants, named ``ranker_<variant>`` (for the
@@ -162,7 +162,7 @@ def fit_models(
         artifacts[name] = artifact
         _say(
             settings,
-            f"{name}: {len(artifact.tracks if isinstance(artifact, Ranking) else artifact)} rows",
+            f"{name}: {len(artifact)} rows",
         )
         if on_artifact is not None:
             on_artifact(name, artifact)
@@ -224,7 +224,7 @@ def train(
     def write(name: str, artifact: Artifact) -> None:
         written[name] = write_jsonl(out / f"{name}.jsonl", artifact.records())
 
-    fit_models(sessionize(events), settings, on_artifact=write, fitted=fitted)
+    fit_models(session_events(events), settings, on_artifact=write, fitted=fitted)
     return written
 
 
@@ -239,7 +239,7 @@ def run_evaluation(
     The ranker is scored in both variants (``ranker_dot``, ``ranker_cosine``); ``top_tracks`` is
     the ``top_pop`` baseline and not scored twice.
     """
-    train_part, test_part = split_by_time(sessionize(events), test_fraction)
+    train_part, test_part = split_by_time(session_events(events), test_fraction)
     _say(
         settings,
         f"holdout by time: {len(train_part)} training events, {len(test_part)} test events",

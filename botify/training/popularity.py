@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 
 from botify.events import TIME, TRACK
-from botify.training.artifacts import PER_TRACK, PER_USER, Ranking, RecommendationLists
+from botify.store.artifacts import PER_TRACK, PER_USER
+from botify.training.artifacts import RankedTracks, RecommendationLists
 
 
 class TopTracks:
     """Tracks ranked by the total time listened to them, ties broken by ascending id."""
 
     def __init__(self) -> None:
-        self.ranking: Ranking | None = None
+        self.ranking: RankedTracks | None = None
 
     def fit(self, events: pd.DataFrame) -> TopTracks:
         """Sum ``time`` per track over the events (any frame with ``track, time``)."""
@@ -21,10 +22,10 @@ class TopTracks:
         tracks = totals.index.to_numpy(dtype=np.int64)
         scores = totals.to_numpy(dtype=np.float64)
         order = np.lexsort((tracks, -scores))
-        self.ranking = Ranking(tracks=tracks[order], scores=scores[order])
+        self.ranking = RankedTracks(tracks=tracks[order], scores=scores[order])
         return self
 
-    def _fitted(self) -> Ranking:
+    def _fitted(self) -> RankedTracks:
         if self.ranking is None:
             raise RuntimeError("call fit() first")
         return self.ranking

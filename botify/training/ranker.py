@@ -28,7 +28,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from botify.events import TIME
-from botify.training.artifacts import PER_TRACK, RecommendationLists
+from botify.store.artifacts import PER_TRACK
+from botify.training.artifacts import RecommendationLists
 from botify.training.catalog import TrackCatalog
 from botify.training.dataset import NEXT, PREV, IdIndex
 from botify.training.names import RANKER_VARIANTS

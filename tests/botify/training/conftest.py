@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from botify.training.dataset import sessionize, split_by_time
+from botify.training.dataset import session_events, split_by_time
 from botify.training.synthetic import generate_events, planted_world, write_event_log
 
 # Tiny sizes: the whole module stays fast, the structure stays learnable.
@@ -26,7 +26,7 @@ def events(world):
 @pytest.fixture(scope="session")
 def sessions(events):
     """The events, sessionized."""
-    return sessionize(events)
+    return session_events(events)
 
 
 @pytest.fixture(scope="session")

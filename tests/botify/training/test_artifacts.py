@@ -6,7 +6,8 @@ import numpy as np
 import orjson
 import pytest
 
-from botify.training.artifacts import Ranking, RecommendationLists, write_jsonl
+from botify.store.artifacts import PER_TRACK, PER_USER
+from botify.training.artifacts import RankedTracks, RecommendationLists, write_jsonl
 
 
 def _lines(path):
@@ -14,11 +15,11 @@ def _lines(path):
 
 
 def test_formats(tmp_path):
-    ranking = Ranking(np.array([5, 3]), np.array([2.5, 1.0]))
+    ranking = RankedTracks(np.array([5, 3]), np.array([2.5, 1.0]))
     per_track = RecommendationLists(
-        "track", np.array([1]), [np.array([2, 3])], [np.array([0.9, 0.25])]
+        PER_TRACK, np.array([1]), [np.array([2, 3])], [np.array([0.9, 0.25])]
     )
-    per_user = RecommendationLists("user", np.array([7]), [np.array([4, 1])])
+    per_user = RecommendationLists(PER_USER, np.array([7]), [np.array([4, 1])])
     assert _lines(write_jsonl(tmp_path / "r.jsonl", ranking.records())) == [
         {"track": 5, "score": 2.5},
         {"track": 3, "score": 1.0},

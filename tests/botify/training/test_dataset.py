@@ -15,7 +15,7 @@ from botify.training.dataset import (
     IdIndex,
     interaction_matrix,
     load_events,
-    sessionize,
+    session_events,
     split_by_time,
     transitions,
 )
@@ -38,7 +38,7 @@ def test_sessions_and_transitions_by_hand():
             ("next", 7, 1, 14, 0.2),
         ]
     )
-    sessions = sessionize(events)
+    sessions = session_events(events)
     assert sessions["track"].tolist() == [10, 11, 12, 13, 14, 20, 21]
     assert sessions[SESSION].tolist() == [0, 0, 0, 1, 1, 2, 2]
     pairs = transitions(sessions)

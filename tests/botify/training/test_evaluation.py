@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from botify.store.artifacts import PER_TRACK, PER_USER
 from botify.training.artifacts import RecommendationLists
 from botify.training.evaluation import Queries, format_table, random_lists, score
 
@@ -20,7 +21,7 @@ def test_metrics_by_hand():
         pair_track=np.array([10, 30, 50, 70]),
     )
     lists = RecommendationLists(
-        "user",
+        PER_USER,
         np.array([1, 2]),
         [np.array([20, 10, 30, 40]), np.array([60, 61, 62, 50])],
     )
@@ -40,7 +41,7 @@ def test_random_baseline_matches_its_expectation():
     catalog = np.arange(100)
     n = 4000
     queries = Queries("next", rng.integers(0, 1000, n), np.arange(n), rng.integers(0, 100, n))
-    lists = random_lists(queries.keys, catalog, 10, "track", rng)
+    lists = random_lists(queries.keys, catalog, 10, PER_TRACK, rng)
     result = score(queries, lists, k=10, catalog_size=100, model="random")
     # one relevant track among 100, ten drawn: hit rate 0.1, precision 0.01
     assert result.recall == pytest.approx(0.1, abs=0.015)
