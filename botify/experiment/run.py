@@ -97,7 +97,7 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
     out = plan.out
     for stale in ("logs", "models", "service", *(f"day{d.number}" for d in plan.days)):
         shutil.rmtree(out / stale, ignore_errors=True)
-    steps = 3 + len(plan.days) + 1
+    steps = 2 + len(plan.days) + 1
     step = _Steps(steps)
 
     world_dir = prepare_world(plan.world, options.worlds, step)
@@ -221,7 +221,7 @@ def train_and_load(day: Day, out: Path, client, world_dir: Path, seed: int) -> N
           f"{', '.join(map(str, day.train.logs))}")
     settings = TrainSettings(seed=seed, models=day.train.models, epochs=day.train.epochs,
                              catalog=world_dir / "tracks.jsonl")
-    written = train(events, out / "models" / f"day{day.number}", settings)
+    written = train(events, out / "models", settings)
     for name, path in written.items():
         result = load_artifact(client, name, path)
         print(f"loaded {name}: {result}")

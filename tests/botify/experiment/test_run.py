@@ -1,0 +1,192 @@
+"""``botify experiment PLAN`` for real: small worlds, the whole loop, and what it leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from botify.experiment.plan import load_plan
+from botify.experiment.report import against_oracle
+from botify.experiment.run import RunOptions, run_plan
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# A user's own recommender and model, in a directory outside the package.
+PLUGIN_RECOMMENDER = '''
+from dataclasses import dataclass
+
+from botify.params import param
+from botify.recommenders.support import fallback, random_new
+from botify.store.artifacts import PER_TRACK, ArtifactReader
+
+
+class Neighbours:
+    """A random track of the previous track's list; the fallback when it has none."""
+
+    @dataclass(frozen=True)
+    class Params:
+        recs: str = param("neighbours", "per-track lists", artifact=PER_TRACK)
+        fallback: str | None = param("sticky_artist", "without a list", recommender=True)
+
+    def __init__(self, context, params):
+        self.catalog, self.rng, self.recs = context.catalog, context.rng, params.recs
+        self.reader = ArtifactReader(context.redis)
+        self.fallback = fallback(context, params.fallback)
+
+    def recommend_next(self, user, prev_track, prev_time):
+        (entry,) = self.reader.entries(self.recs, [prev_track])
+        track = random_new(entry.tracks, (), self.catalog, self.rng) if entry else None
+        return track if track is not None else self.fallback.recommend_next(user, prev_track,
+                                                                            prev_time)
+'''
+
+PLUGIN_MODEL = '''
+import numpy as np
+
+from botify.store.artifacts import PER_TRACK
+from botify.training.artifacts import RecommendationLists
+
+
+class Neighbours:
+    """Per track, the tracks most often played right after it."""
+
+    name = "neighbours"
+    kind = PER_TRACK
+    needs = ()
+
+    def __init__(self, settings):
+        self.k = 20
+
+    def fit(self, data):
+        pairs = data.transitions
+        counts = pairs.groupby(["prev", "next"]).size().rename("n").reset_index()
+        keys, items = [], []
+        for prev, group in counts.groupby("prev"):
+            keys.append(prev)
+            items.append(group.sort_values("n", ascending=False)["next"].to_numpy()[: self.k])
+        return RecommendationLists(PER_TRACK, np.asarray(keys, dtype=np.int64), items)
+'''
+
+PLAN = """
+out = "out"
+
+[world]
+seed = 5
+tracks = 1000
+users = 300
+
+[recommenders.mine]
+type = "my_recs:Neighbours"
+
+[[days]]
+sessions = 400
+arms = ["random", "sticky_artist", "sticky_genre"]
+
+[[days]]
+sessions = 600
+arms = ["sticky_artist", "mine", "i2i"]
+
+[days.train]
+models = ["top_tracks", "i2i_cooc", "my_model:Neighbours"]
+"""
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def test_a_users_recommender_and_model_run_through_the_whole_loop(tmp_path, monkeypatch, capsys):
+    """Defined outside the package: served, logged, trained and analyzed like the built-ins."""
+    (tmp_path / "my_recs.py").write_text(PLUGIN_RECOMMENDER)
+    (tmp_path / "my_model.py").write_text(PLUGIN_MODEL)
+    (tmp_path / "plan.toml").write_text(textwrap.dedent(PLAN))
+    monkeypatch.chdir(tmp_path)
+    before = _children()
+    out = run_plan(load_plan("plan.toml"), RunOptions(worlds=tmp_path / "worlds"))
+
+    assert (out / "models" / "neighbours.jsonl").stat().st_size > 0
+    assert not (out / "day1").exists(), "day 1 is not analyzed"
+    effects = pd.read_csv(out / "day2" / "effects.csv")
+    assert set(effects["treatment"]) == {"T1", "T2"}
+    oracle = pd.read_csv(out / "day2" / "oracle.csv")
+    assert sorted(oracle["recommender"]) == ["i2i", "mine", "sticky_artist"]
+    assert (oracle["percent_of_oracle"] < 100).all()
+    summary = json.loads((out / "summary.json").read_text())
+    day1, day2 = summary["days"]
+    assert list(day1["arms"]) == ["random", "sticky_artist", "sticky_genre"]
+    assert day2["trained"] == ["top_tracks", "i2i_cooc", "my_model:Neighbours"]
+    assert day2["arms"]["mine"]["treatment"] == "T1"
+    assert day2["arms"]["mine"]["mean_time_per_session"] > 0
+    assert "| mine | T1 |" in (out / "summary.md").read_text()
+    assert _children() <= before, "a process started by the experiment is still running"
+    printed = capsys.readouterr().out
+    assert "[5/5]" in printed and "percent_of_oracle" in printed
+
+
+def test_the_homework_example_compares_mine_with_sticky_artist(tmp_path):
+    """The README's worked example, in quick mode, as a user runs it."""
+    out = tmp_path / "results"
+    run = subprocess.run(
+        [sys.executable, "-m", "botify.cli", "experiment",
+         str(ROOT / "examples" / "homework" / "homework.toml"), "--quick", "--out", str(out),
+         "--worlds", str(tmp_path / "worlds")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for day in (2, 3):
+        oracle = pd.read_csv(out / f"day{day}" / "oracle.csv").set_index("recommender")
+        assert set(oracle.index) == {"mine", "sticky_artist"}
+    summary = (out / "summary.md").read_text()
+    assert "| mine | T1 |" in summary and "| sticky_artist | C |" in summary
+
+
+def test_against_oracle_on_a_hand_made_example():
+    users = pd.DataFrame(
+        {
+            "user": [1, 2, 3, 4],
+            "treatment": ["C", "C", "T1", "T1"],
+            "mean_time_per_session": [2.0, 4.0, 1.0, 1.0],
+        }
+    )
+    treatments = pd.DataFrame({"treatment": ["C", "T1"], "recommender": ["a", "b"]})
+    oracle = pd.Series([10.0, 10.0, 5.0, 5.0], index=[1, 2, 3, 4])
+    table = against_oracle(users, treatments, oracle).set_index("treatment")
+    assert table.loc["C", "percent_of_oracle"] == pytest.approx(30.0)
+    assert table.loc["T1", "percent_of_oracle"] == pytest.approx(20.0)
+    assert table.loc["C", "recommender"] == "a"
+
+
+def test_ctrl_c_stops_everything_it_started(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) while day 1 is being simulated."""
+    command = [sys.executable, "-m", "botify.cli", "experiment",
+               str(ROOT / "experiments" / "demo.toml"), "--quick", "--out",
+               str(tmp_path / "results"), "--worlds", str(tmp_path / "worlds")]
+    driver = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    for line in driver.stdout:
+        if "[3/5] day 1" in line:
+            break
+    time.sleep(2)
+    started = [c.pid for c in psutil.Process(driver.pid).children(recursive=True)]
+    assert len(started) >= 3, "expected Redis, the service and the simulator to be running"
+    os.killpg(driver.pid, signal.SIGINT)
+    output, _ = driver.communicate(timeout=60)
+    assert driver.returncode == 130, output
+    assert "interrupted" in output and "Traceback" not in output
+    alive = [
+        pid
+        for pid in started
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert alive == []
