@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from botify.analysis.sessions import sessionize_events, user_metrics
 from botify.config import load_config
 from botify.errors import DataError
 from botify.events import EVENT_ID, audit, read_events
+from botify.files import atomic_write_bytes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -147,12 +146,4 @@ def run_aa_test(args: argparse.Namespace) -> int:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, orjson.dumps(data, option=orjson.OPT_INDENT_2))

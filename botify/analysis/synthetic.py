@@ -18,6 +18,7 @@ import pandas as pd
 
 from botify import events as ev
 from botify.experiments import treatment_name, user_hash
+from botify.files import atomic_open
 
 TRACK_PERIOD_MS = 180_000
 """Milliseconds between two requests of a session (a three-minute track)."""
@@ -145,7 +146,6 @@ def write_events(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
         The path written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     columns = [
         ev.MESSAGE, ev.TIMESTAMP, ev.USER, ev.TRACK, ev.TIME, ev.LATENCY,
         ev.RECOMMENDATION, ev.EXPERIMENTS, ev.RECOMMENDER,
@@ -161,10 +161,8 @@ def write_events(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
         frame[ev.EXPERIMENTS].tolist(),
         frame[ev.RECOMMENDER].tolist(),
     ]
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
+    with atomic_open(path, "wb") as handle:
         for row in zip(*values, strict=True):
             handle.write(orjson.dumps(dict(zip(columns, row, strict=True))))
             handle.write(b"\n")
-    os.replace(temporary, path)
     return path

@@ -20,6 +20,7 @@ import psutil
 import requests
 
 from botify.errors import BotifyError
+from botify.files import atomic_write_text
 from botify.store.redis_server import free_port
 
 
@@ -60,10 +61,7 @@ class ServiceProcess:
 
     def write_config(self, config: Mapping[str, Any]) -> None:
         """Write ``config.json`` (atomically); workers read it when they start."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        tmp = self.workdir / "config.json.tmp"
-        tmp.write_text(json.dumps(config, indent=2))
-        tmp.replace(self.workdir / "config.json")
+        atomic_write_text(self.workdir / "config.json", json.dumps(config, indent=2))
 
     def start(self, timeout: float = 60) -> ServiceProcess:
         """Start the service and wait until it answers ``GET /``.

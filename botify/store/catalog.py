@@ -34,6 +34,7 @@ import orjson
 import redis
 
 from botify.errors import DataError
+from botify.files import atomic_open
 from botify.store.versions import next_version
 
 PREFIX = "catalog"
@@ -434,10 +435,7 @@ def synthetic_records(
 def write_records(path: str | os.PathLike, records: Iterable[Mapping[str, Any]]) -> Path:
     """Write records as JSONL, atomically (a temporary file renamed into place)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_open(path, "wb") as handle:
         for record in records:
             handle.write(orjson.dumps(record) + b"\n")
-    tmp.replace(path)
     return path

@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from botify.errors import StoreUnavailable
+from botify.files import atomic_write_text
 
 
 def redis_server_binary() -> str:
@@ -120,12 +121,7 @@ def _private_directory(path: Path) -> None:
 
 def _write_private(path: Path, text: str) -> None:
     """Write ``path`` atomically, created with mode 0600 (readable by this user only)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text, mode=0o600)
 
 
 class EmbeddedRedis:

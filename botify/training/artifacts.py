@@ -11,7 +11,6 @@ Formats (loaded by ``botify load recs NAME FILE``):
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import orjson
 
 from botify.errors import DataError
+from botify.files import atomic_open
 from botify.store.artifacts import PER_TRACK, PER_USER, RANKING
 
 
@@ -116,16 +116,8 @@ def write_json(path: str | os.PathLike, value: object) -> Path:
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise DataError(f"{path.parent}: cannot write there ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_open(path, "wb", permissions=0o644) as handle:  # artifacts are shared
             write(handle)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise DataError(f"{path.parent}: cannot write there ({exc.strerror or exc})") from None
     return path
