@@ -3,7 +3,10 @@
 A recommender is constructed once per worker process from its config entry and a
 :class:`RecommenderContext`, then asked ``recommend_next`` on every ``/next`` request. Everything it
 remembers between requests lives in Redis (so any number of workers and instances agree), and it
-never raises into the request: missing data means its fallback.
+never raises into the request: missing data means its fallback. One that promises never to recommend
+a track already played in the session says so with a true ``no_repeats`` attribute (a class
+attribute, or a property when it depends on the parameters). :mod:`botify.recommenders.contract`
+checks all this against any recommender type.
 """
 
 from __future__ import annotations

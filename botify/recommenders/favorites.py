@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from botify.params import param
 from botify.recommenders.base import RecommenderContext
@@ -61,6 +61,7 @@ class Favorites(SessionRecommender):
     """
 
     type_name = "favorites"
+    no_repeats: ClassVar[bool] = True  # never recommends a track of the session
 
     @dataclass(frozen=True)
     class Params:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -36,6 +37,7 @@ class Hybrid(SessionRecommender):
     """
 
     type_name = "hybrid"
+    no_repeats: ClassVar[bool] = True  # never recommends a track of the session
 
     @dataclass(frozen=True)
     class Params:

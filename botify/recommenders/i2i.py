@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -24,6 +25,7 @@ class I2I(SessionRecommender):
     """
 
     type_name = "i2i"
+    no_repeats: ClassVar[bool] = True  # never recommends a track of the session
 
     @dataclass(frozen=True)
     class Params:

@@ -45,6 +45,11 @@ class Indexed(SessionRecommender):
         self.ranking = params.ranking
         self.top = params.top
 
+    @property
+    def no_repeats(self) -> bool:
+        """Whether it promises never to recommend a track of the session: in ordered mode."""
+        return self.mode == ORDERED
+
     def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:
         """The next track for ``user`` (see the class docstring for the two modes)."""
         if self.mode == RANDOM:
