@@ -17,6 +17,7 @@ README and ``--help``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Collection, Mapping
@@ -158,3 +159,102 @@ def describe(params: type) -> list[tuple[str, str, str, str]]:
         rows.append((field.name, _type_name(hints[field.name]), repr(field.default),
                      field.metadata.get("help", "")))
     return rows
+
+
+# The README's table of the built-in recommenders' parameters sits between these two lines.
+TABLE_START = "<!-- recommender-params:start -->"
+TABLE_END = "<!-- recommender-params:end -->"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _value(field: dataclasses.Field, kind: Any) -> str:
+    """What a parameter takes: its type, then its range, choices, or what it names."""
+    meta = field.metadata
+    parts = [f"`{_type_name(kind)}`"]
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and high is not None:
+        parts.append(f"in [{low:g}, {high:g}]")
+    elif low is not None:
+        parts.append(f">= {low:g}")
+    elif high is not None:
+        parts.append(f"<= {high:g}")
+    if meta.get("choices"):
+        parts.append("one of " + ", ".join(f"`{json.dumps(c)}`" for c in meta["choices"]))
+    if meta.get("artifact"):
+        parts.append(f"a {meta['artifact']} artifact")
+    if meta.get("recommender"):
+        parts.append("a recommender")
+    return ", ".join(parts)
+
+
+def _default(field: dataclasses.Field) -> str:
+    """A parameter's default as JSON (``null`` for None), as a config entry would set it."""
+    default = field.default
+    if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    try:
+        return json.dumps(default)
+    except TypeError:
+        return repr(default)
+
+
+def markdown_table(classes: Mapping[str, type]) -> str:
+    """The declared parameters of ``classes`` (name -> class) as a Markdown table: one row per
+    parameter (type, parameter, what it takes, its default in JSON, its description), a class
+    without parameters one row saying so."""
+    lines = [
+        "| type | parameter | value | default | description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, cls in classes.items():
+        declaration = declared(cls)
+        hints = _types(declaration)
+        fields = dataclasses.fields(declaration)
+        if not fields:
+            lines.append(f"| `{name}` | | | | no parameters |")
+        for i, field in enumerate(fields):
+            cells = [
+                f"`{name}`" if i == 0 else "",
+                f"`{field.name}`",
+                _value(field, hints[field.name]),
+                f"`{_default(field)}`",
+                field.metadata.get("help", ""),
+            ]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def recommender_table() -> str:
+    """:func:`markdown_table` of every built-in recommender type, as the README shows it."""
+    from botify.registry import RECOMMENDER_TYPES
+
+    return markdown_table(dict(sorted(RECOMMENDER_TYPES.builtins.items())))
+
+
+def replace_table(text: str, table: str) -> str:
+    """``text`` (the README) with ``table`` between :data:`TABLE_START` and :data:`TABLE_END`.
+
+    Raises:
+        ValueError: the markers are missing or out of order.
+    """
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {TABLE_START} ... {TABLE_END} in the text")
+    head = text[: start + len(TABLE_START)]
+    return f"{head}\n{table}{text[end:]}"
+
+
+if __name__ == "__main__":
+    # ``python -m botify.params`` prints the README's table of the recommenders' parameters;
+    # ``python -m botify.params README.md`` writes it there, between the markers.
+    import sys
+    from pathlib import Path
+
+    if len(sys.argv) > 1:
+        readme = Path(sys.argv[1])
+        readme.write_text(replace_table(readme.read_text(), recommender_table()))
+    else:
+        sys.stdout.write(recommender_table())
