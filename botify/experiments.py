@@ -115,11 +115,14 @@ class Experiments:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Experiments:
-        """Build from ``EXPERIMENTS``, ``ACTIVE_EXPERIMENT`` and the names in ``RECOMMENDERS``."""
+        """Build from ``EXPERIMENTS``, ``ACTIVE_EXPERIMENT`` and the configured recommenders (the
+        built-ins and ``RECOMMENDERS``)."""
+        from botify.recommenders.registry import configured
+
         return cls(
             config.get("EXPERIMENTS") or {},
             str(config.get("ACTIVE_EXPERIMENT")),
-            list((config.get("RECOMMENDERS") or {}).keys()),
+            list(configured(config)),
         )
 
     def route(self, user: int) -> tuple[str, dict[str, str]]:

@@ -181,8 +181,10 @@ def run_tune_threshold(args: argparse.Namespace, out=None) -> int:
     for flag in ("episodes", "iterations", "tracks", "users"):
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    from botify.recommenders.registry import configured
+
     config = load_config()
-    params = (config.get("RECOMMENDERS") or {}).get(args.recommender)
+    params = configured(config).get(args.recommender)
     if params is None:
         params = {"type": "favorites"}
     elif params.get("type") != "favorites":
