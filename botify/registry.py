@@ -20,6 +20,7 @@ import importlib
 import inspect
 import os
 import pkgutil
+import re
 import sys
 from collections.abc import Callable
 from functools import cached_property
@@ -143,11 +144,20 @@ def _check_recommender(cls: type, what: str) -> None:
 
 def _check_model(cls: type, what: str) -> None:
     from botify.store.artifacts import KINDS
+    from botify.training.model import NEEDS
 
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ConfigError(f"{what}: {cls.__name__}.name must name its artifact (letters, digits, "
+                          f"'_' or '-'), got {name!r}")
     kind = getattr(cls, "kind", None)
     if kind not in KINDS:
         raise ConfigError(f"{what}: {cls.__name__}.kind must be one of {', '.join(KINDS)}, got "
                           f"{kind!r}")
+    needs = getattr(cls, "needs", ())
+    if not isinstance(needs, tuple) or not set(needs) <= set(NEEDS):
+        raise ConfigError(f"{what}: {cls.__name__}.needs must be a tuple of {', '.join(NEEDS)}, "
+                          f"got {needs!r}")
     if not callable(getattr(cls, "fit", None)):
         raise ConfigError(f"{what}: {cls.__name__} has no fit(data) method")
     _check_signature(cls, what, "__init__(self, settings)", arguments=1)

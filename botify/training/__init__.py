@@ -11,7 +11,7 @@ _EXPORTS = {
     "Cooccurrence": "botify.training.cooccurrence",
     "MultiDAE": "botify.training.multidae",
     "TopTracks": "botify.training.popularity",
-    "MODELS": "botify.training.names",
+    "MODELS": "botify.registry",
     "TrainSettings": "botify.training.pipeline",
     "fit_models": "botify.training.pipeline",
     "run_evaluation": "botify.training.pipeline",

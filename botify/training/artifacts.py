@@ -63,6 +63,11 @@ class RecommendationLists:
             raise ValueError(f"kind must be {PER_TRACK!r} or {PER_USER!r}, got {self.kind!r}")
         if len(self.keys) != len(self.items):
             raise ValueError("one list of items per key")
+        # Plain lists are accepted (a plugin model's, say): arrays from here on.
+        object.__setattr__(self, "keys", np.asarray(self.keys))
+        object.__setattr__(self, "items", [np.asarray(items) for items in self.items])
+        if self.weights is not None:
+            object.__setattr__(self, "weights", [np.asarray(w) for w in self.weights])
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from botify.training.names import MODELS, RANKER_VARIANTS, TORCH_THREADS
+from botify.registry import MODELS
+from botify.training.model import default_models
+from botify.training.names import TORCH_THREADS
 
 # The models (torch, implicit) are imported when a command runs, not when the parser is built.
 
@@ -15,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train_parser = subparsers.add_parser(
         "train",
         help="train the offline models from event logs and write their artifacts",
-        description="Train popularity, co-occurrence, the contextual ranker, MultiDAE and ALS from "
-        "event logs; write OUT/<name>.jsonl for `botify load recs`.",
+        description="Train the models (by default popularity, co-occurrence, the contextual "
+        "ranker, MultiDAE and ALS) from event logs; write OUT/<name>.jsonl for `botify load recs`.",
     )
     _common(train_parser)
     train_parser.add_argument(
@@ -46,13 +48,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--epochs", type=_positive, default=None, help="epochs of the ranker and MultiDAE"
     )
     parser.add_argument(
-        "--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to train"
-    )
-    parser.add_argument(
-        "--ranker-variant",
-        choices=RANKER_VARIANTS,
-        default="dot",
-        help="the ranker behind ranker.jsonl (default dot)",
+        "--models",
+        nargs="+",
+        metavar="MODEL",
+        help=f"models to train: {', '.join(MODELS.names())}, or an import path module:Class "
+        f"(default: {' '.join(default_models())})",
     )
     parser.add_argument(
         "--k", type=_positive, default=10, help="cutoff of the offline metrics (default 10)"
@@ -97,9 +97,8 @@ def _settings(args: argparse.Namespace):
 
     return TrainSettings(
         seed=args.seed,
-        models=args.models,
+        **({} if args.models is None else {"models": args.models}),
         epochs=args.epochs,
-        ranker_variant=args.ranker_variant,
         threads=args.threads,
         threshold=args.threshold,
         catalog=args.catalog,

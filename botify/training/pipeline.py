@@ -1,10 +1,12 @@
-"""Train every model from event logs and write the artifacts; evaluate them on a holdout by time.
+"""Train the models from event logs and write the artifacts; evaluate them on a holdout by time.
 
-The entry points of ``botify train`` / ``botify evaluate`` and of the training notebook.
+The entry points of ``botify train`` / ``botify evaluate`` and of the training notebook. The models
+are the registry's (:data:`botify.registry.MODELS`, interface in :mod:`botify.training.model`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from botify.errors import DataError
-from botify.training.als import ALS
-from botify.training.appeal import appeal_lists
+from botify.errors import ConfigError, DataError
+from botify.registry import MODELS
+from botify.store.artifacts import RANKING
 from botify.training.artifacts import (
     RankedTracks,
     RecommendationLists,
@@ -25,23 +27,10 @@ from botify.training.artifacts import (
     write_jsonl,
 )
 from botify.training.catalog import TrackCatalog
-from botify.training.cooccurrence import Cooccurrence
-from botify.training.dataset import POSITIVE_THRESHOLD, session_events, split_by_time, transitions
+from botify.training.dataset import POSITIVE_THRESHOLD, session_events, split_by_time
 from botify.training.evaluation import Scores, evaluate, to_json
-from botify.training.multidae import MultiDAE
-from botify.training.names import ALS as ALS_NAME
-from botify.training.names import (
-    EVALUATION_FILE,
-    I2I_COOC,
-    MODELS,
-    MULTIDAE,
-    RANKER,
-    RANKER_VARIANTS,
-    TOP_TRACKS,
-    TORCH_THREADS,
-)
-from botify.training.popularity import TopTracks
-from botify.training.ranker import ContextualRanker
+from botify.training.model import CATALOG, TrainData, check_artifact, default_models
+from botify.training.names import EVALUATION_FILE, TORCH_THREADS
 
 
 @dataclass
@@ -50,29 +39,30 @@ class TrainSettings:
 
     Attributes:
         seed: seeds every model.
-        models: the artifacts to produce (a subset of ``MODELS``).
-        epochs: if set, the epochs of both PyTorch models (ranker and MultiDAE).
-        ranker_variant: ``"dot"`` or ``"cosine"``: the ranker behind the ``ranker`` artifact.
+        models: the models to train: registered names or import paths ``module:Class`` (by
+            default the built-ins whose ``default`` is true: ``model.default_models()``).
+        epochs: if set, the epochs of the PyTorch models (ranker and MultiDAE).
         track_k: recommendations per track (``i2i_cooc``, ``ranker``).
         user_k: tracks per user (``multidae``, ``als``).
         threshold: a listen is a positive when ``time > threshold``: the implicit feedback of
             MultiDAE and ALS, and what the evaluation counts as relevant.
-        ranker: extra keyword arguments of :class:`ContextualRanker`.
-        multidae: extra keyword arguments of :class:`MultiDAE`.
-        als: extra keyword arguments of :class:`ALS`.
+        ranker: extra keyword arguments of :class:`~botify.training.ranker.ContextualRanker`
+            (both variants).
+        multidae: extra keyword arguments of :class:`~botify.training.multidae.MultiDAE`.
+        als: extra keyword arguments of :class:`~botify.training.als.ALS`.
         threads: PyTorch and ALS threads.
         progress: show progress bars and per-model lines on stderr.
         catalog: the tracks catalog (JSONL) as side features: with it, ``i2i_cooc`` lists every
             catalog track, other artists' tracks of its genre by their genre appeal and the
             pairs observed (``appeal.appeal_lists``), and the ranker adds artist and genre
             embeddings to the tracks' and lists every catalog track, by genre, at most two per
-            artist.
+            artist. A model that ``needs`` it cannot run without it.
+        model_classes: artifact name -> model class, resolved from ``models``.
     """
 
     seed: int = 0
-    models: Sequence[str] = MODELS
+    models: Sequence[str] = field(default_factory=default_models)
     epochs: int | None = None
-    ranker_variant: str = "dot"
     track_k: int = 100
     user_k: int = 50
     threshold: float = POSITIVE_THRESHOLD
@@ -82,17 +72,23 @@ class TrainSettings:
     threads: int = TORCH_THREADS
     progress: bool = True
     catalog: str | os.PathLike | None = None
+    model_classes: dict[str, type] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.models if m not in MODELS]
-        if unknown:
-            raise DataError(
-                f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}"
-            )
-        if self.ranker_variant not in RANKER_VARIANTS:
-            raise DataError(
-                f"unknown ranker variant {self.ranker_variant!r}; choose from {RANKER_VARIANTS}"
-            )
+        if isinstance(self.models, str):
+            self.models = [self.models]
+        self.model_classes = {}
+        specs: dict[str, str] = {}
+        for spec in self.models:
+            cls = MODELS.get(spec)
+            if cls.name in specs:
+                raise ConfigError(
+                    f"models {specs[cls.name]!r} and {spec!r} both write the artifact {cls.name!r}"
+                )
+            if CATALOG in getattr(cls, "needs", ()) and self.catalog is None:
+                raise ConfigError(f"model {spec!r} needs the tracks catalog (--catalog FILE)")
+            specs[cls.name] = spec
+            self.model_classes[cls.name] = cls
         if not 0.0 <= self.threshold < 1.0:
             raise DataError(f"the threshold must be in [0, 1), got {self.threshold}")
         if self.threads < 1:
@@ -100,108 +96,73 @@ class TrainSettings:
         if self.epochs is not None and self.epochs < 1:
             raise DataError(f"epochs must be at least 1, got {self.epochs}")
 
-    def _torch_kwargs(self, extra: dict[str, Any]) -> dict[str, Any]:
+    def torch_kwargs(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments of a PyTorch model: seed, threads, progress, epochs if set, then
+        ``extra``."""
         kwargs = {"seed": self.seed, "threads": self.threads, "progress": self.progress}
         if self.epochs is not None:
             kwargs["epochs"] = self.epochs
         return {**kwargs, **extra}
 
-    def make_ranker(
-        self, variant: str | None = None, catalog: TrackCatalog | None = None
-    ) -> ContextualRanker:
-        """The ranker as configured (``variant`` overrides the configured one).
-
-        ``catalog`` gives it the side features (artist and genre embeddings).
-        """
-        kwargs = {"k": self.track_k, "variant": variant or self.ranker_variant, "catalog": catalog}
-        return ContextualRanker(**{**kwargs, **self._torch_kwargs(self.ranker)})
-
-    def make_multidae(self) -> MultiDAE:
-        """The MultiDAE as configured."""
-        kwargs = {"k": self.user_k, "threshold": self.threshold}
-        return MultiDAE(**{**kwargs, **self._torch_kwargs(self.multidae)})
-
-    def make_als(self) -> ALS:
-        """The ALS model as configured."""
-        kwargs = {"k": self.user_k, "seed": self.seed, "progress": self.progress}
-        kwargs |= {"threads": self.threads, "threshold": self.threshold}
-        return ALS(**{**kwargs, **self.als})
-
 
 Artifact = RankedTracks | RecommendationLists
+
+
+def fit_model(cls: type, settings: TrainSettings, data: TrainData) -> tuple[Any, Artifact]:
+    """Build ``cls(settings)`` and fit it on ``data``.
+
+    Returns:
+        The fitted model and its artifact.
+
+    Raises:
+        ConfigError: the model needs the catalog and ``data`` has none, or its artifact is not of
+            its declared kind.
+        DataError: the data cannot train it.
+    """
+    what = f"model {cls.name!r}"
+    if CATALOG in getattr(cls, "needs", ()) and data.catalog is None:
+        raise ConfigError(f"{what} needs the tracks catalog (--catalog FILE)")
+    model = cls(settings)
+    artifact = model.fit(data)
+    check_artifact(cls, artifact, what)
+    return model, artifact
 
 
 def fit_models(
     sessions: pd.DataFrame,
     settings: TrainSettings,
     on_artifact: Callable[[str, Artifact], None] | None = None,
-    ranker_variants: Sequence[str] | None = None,
     fitted: dict[str, Any] | None = None,
 ) -> dict[str, Artifact]:
-    """Fit the configured models on sessionized events.
+    """Fit the configured models on sessionized events, in order.
 
     Args:
         sessions: the output of ``dataset.session_events``.
         settings: what to train.
         on_artifact: called with each artifact as soon as its model is trained.
-        ranker_variants: train the ranker in these variants, named ``ranker_<variant>`` (for the
-            evaluation); by default only the configured variant, named ``ranker``.
-        fitted: if given, receives each fitted model object under its artifact's name (to look at
-            loss curves, save a model, ...).
+        fitted: if given, receives each fitted model under its artifact's name (the built-ins keep
+            their algorithm in ``estimator``: loss curves, ``save``, ...).
 
     Returns:
         Artifact name to its ranking or lists.
     """
-    artifacts: dict[str, Artifact] = {}
-    pairs = transitions(sessions)
     catalog = None if settings.catalog is None else TrackCatalog.read(settings.catalog)
-
-    def done(name: str, artifact: Artifact, model: Any) -> None:
+    data = TrainData(sessions, catalog)
+    artifacts: dict[str, Artifact] = {}
+    for name, cls in settings.model_classes.items():
+        model, artifact = fit_model(cls, settings, data)
         if fitted is not None:
             fitted[name] = model
         artifacts[name] = artifact
-        _say(
-            settings,
-            f"{name}: {len(artifact)} rows",
-        )
+        _say(settings, f"{name}: {len(artifact)} rows")
         if on_artifact is not None:
             on_artifact(name, artifact)
-
-    for name in settings.models:
-        if name == TOP_TRACKS:
-            popularity = TopTracks().fit(sessions)
-            done(name, popularity.ranking, popularity)
-        elif name == I2I_COOC:
-            if catalog is None:
-                cooc = Cooccurrence(k=settings.track_k).fit(pairs)
-                done(name, cooc.recommendations(), cooc)
-            else:
-                lists = appeal_lists(pairs, catalog, k=settings.track_k, seed=settings.seed)
-                done(name, lists, lists)
-        elif name == RANKER:
-            if pairs.empty:
-                raise DataError("the event logs hold no transitions (every session has one event)")
-            if ranker_variants is None:
-                ranker = settings.make_ranker(catalog=catalog).fit(pairs)
-                done(name, ranker.recommendations(), ranker)
-            else:
-                for variant in ranker_variants:
-                    ranker = settings.make_ranker(variant, catalog).fit(pairs)
-                    done(f"{name}_{variant}", ranker.recommendations(), ranker)
-        elif name == MULTIDAE:
-            dae = _positive_or_error(settings.make_multidae().fit, sessions)
-            done(name, dae.recommendations(), dae)
-        elif name == ALS_NAME:
-            als = _positive_or_error(settings.make_als().fit, sessions)
-            done(name, als.recommendations(), als)
     return artifacts
 
 
-def _positive_or_error(fit: Callable[[pd.DataFrame], Any], sessions: pd.DataFrame) -> Any:
-    try:
-        return fit(sessions)
-    except ValueError as exc:
-        raise DataError(f"the event logs cannot train this model: {exc}") from None
+def write_artifact(out: str | os.PathLike, name: str, artifact: Artifact) -> Path:
+    """Write ``OUT/<name>.jsonl`` atomically (what ``botify load recs`` reads); its path."""
+    return write_jsonl(Path(out) / f"{name}.jsonl", artifact.records())
 
 
 def train(
@@ -212,17 +173,16 @@ def train(
 ) -> dict[str, Path]:
     """Train on all the events and write ``OUT/<name>.jsonl`` for each configured model.
 
-    Each file is written atomically as soon as its model is trained. ``fitted`` receives the model
-    objects (see :func:`fit_models`).
+    Each file is written atomically as soon as its model is trained. ``fitted`` receives the
+    fitted models (see :func:`fit_models`).
 
     Returns:
         Artifact name to the file written.
     """
-    out = Path(out)
     written: dict[str, Path] = {}
 
     def write(name: str, artifact: Artifact) -> None:
-        written[name] = write_jsonl(out / f"{name}.jsonl", artifact.records())
+        written[name] = write_artifact(out, name, artifact)
 
     fit_models(session_events(events), settings, on_artifact=write, fitted=fitted)
     return written
@@ -236,20 +196,18 @@ def run_evaluation(
 ) -> list[Scores]:
     """Fit the configured models on the older sessions and score them on the newer ones.
 
-    The ranker is scored in both variants (``ranker_dot``, ``ranker_cosine``); ``top_tracks`` is
-    the ``top_pop`` baseline and not scored twice.
+    A ranking (``top_tracks``) is the ``top_pop`` baseline: it is not fitted, nor scored twice.
     """
     train_part, test_part = split_by_time(session_events(events), test_fraction)
     _say(
         settings,
         f"holdout by time: {len(train_part)} training events, {len(test_part)} test events",
     )
-    models = [m for m in settings.models if m != TOP_TRACKS]
-    fit_settings = TrainSettings(**{**settings.__dict__, "models": models})
-    fitted = fit_models(train_part, fit_settings, ranker_variants=RANKER_VARIANTS)
-    lists = {name: a for name, a in fitted.items() if isinstance(a, RecommendationLists)}
+    lists = [spec for spec in settings.models if MODELS.get(spec).kind != RANKING]
+    fitted = fit_models(train_part, dataclasses.replace(settings, models=lists))
     rng = np.random.default_rng(settings.seed)
-    return evaluate(train_part, test_part, lists, k=k, rng=rng, threshold=settings.threshold)
+    scored = {name: a for name, a in fitted.items() if isinstance(a, RecommendationLists)}
+    return evaluate(train_part, test_part, scored, k=k, rng=rng, threshold=settings.threshold)
 
 
 def write_evaluation(results: Sequence[Scores], out: str | os.PathLike) -> Path:

@@ -32,10 +32,9 @@ from botify.store.artifacts import PER_TRACK
 from botify.training.artifacts import RecommendationLists
 from botify.training.catalog import TrackCatalog
 from botify.training.dataset import NEXT, PREV, IdIndex
-from botify.training.names import RANKER_VARIANTS
 from botify.training.reproducibility import TORCH_THREADS, seeded
 
-VARIANTS = RANKER_VARIANTS
+VARIANTS = ("dot", "cosine")
 # The side features' tables (with the catalog), by their attribute names in the model.
 SIDE_TABLES = ("artist_context", "artist_candidate", "genre_context", "genre_candidate")
 

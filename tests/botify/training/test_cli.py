@@ -42,7 +42,8 @@ def test_train_writes_every_artifact_and_evaluates(small_log_dir, tmp_path, caps
         assert all(set(r) == {"user", "tracks"} and len(r["tracks"]) == 50 for r in rows)
     table = orjson.loads((out / "evaluation.json").read_bytes())
     models = {(row["task"], row["model"]) for row in table}
-    assert ("next", "ranker_cosine") in models and ("user", "random") in models
+    assert ("next", "ranker") in models and ("user", "random") in models
+    assert ("next", "ranker_cosine") not in models  # a variant, trained when named
     assert "precision@10" in captured.out
 
 
@@ -57,12 +58,22 @@ def test_train_is_deterministic_for_a_seed(small_log_dir, tmp_path):
 def test_evaluate_writes_the_table(small_log_dir, tmp_path, capsys):
     out = tmp_path / "eval"
     argv = ["evaluate", "--logs", str(small_log_dir), "--out", str(out), *SMALL, "--quiet"]
-    assert main([*argv, "--k", "5", "--models", "i2i_cooc"]) == 0
+    assert main([*argv, "--k", "5", "--models", "i2i_cooc", "ranker_cosine", "top_tracks"]) == 0
     assert [p.name for p in out.iterdir()] == ["evaluation.json"]
     rows = orjson.loads((out / "evaluation.json").read_bytes())
-    assert {row["model"] for row in rows} == {"top_pop", "random", "i2i_cooc"}
+    # top_tracks is the top_pop baseline
+    assert {row["model"] for row in rows} == {"top_pop", "random", "i2i_cooc", "ranker_cosine"}
     assert all(row["k"] == 5 for row in rows)
     assert "i2i_cooc" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_an_unknown_model_is_refused_before_reading_the_logs(tmp_path, capsys, command):
+    argv = [command, "--logs", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--models", "ranker", "rankr"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'rankr' (known: " in err and "ranker_cosine" in err
+    assert "module:Class" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

@@ -1,91 +1,106 @@
-"""Each model, trained on the older sessions of planted logs, beats random on the newer ones."""
+"""Every registered model passes the contract; each built-in, trained on the older sessions of
+planted logs, beats random on the newer ones."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from botify.training.als import ALS
-from botify.training.cooccurrence import Cooccurrence
-from botify.training.dataset import transitions
-from botify.training.evaluation import evaluate
-from botify.training.multidae import MultiDAE
-from botify.training.ranker import ContextualRanker
+from botify.errors import ConfigError
+from botify.registry import MODELS
+from botify.store.artifacts import PER_TRACK, PER_USER, RANKING
+from botify.training.check import check_model
+from botify.training.evaluation import NEXT_TASK, USER_TASK, evaluate
+from botify.training.model import TrainData, default_models
+from botify.training.pipeline import TrainSettings, fit_model
 
-SMALL_RANKER = {"dim": 16, "epochs": 5, "batch_size": 512, "progress": False}
-SMALL_DAE = {"hidden": 64, "latent": 16, "epochs": 10, "batch_size": 32, "progress": False}
-SMALL_ALS = {"factors": 16, "iterations": 8, "progress": False}
+SMALL = {
+    "ranker": {"dim": 16, "epochs": 5, "batch_size": 512},
+    "multidae": {"hidden": 64, "latent": 16, "epochs": 10, "batch_size": 32},
+    "als": {"factors": 16, "iterations": 8},
+    "progress": False,
+}
+BUILTINS = sorted(MODELS.builtins)
+LISTS = [name for name in BUILTINS if MODELS.builtins[name].kind != RANKING]
+ITEM_TO_ITEM = [name for name in BUILTINS if MODELS.builtins[name].kind == PER_TRACK]
 
 
-NAMES = ("i2i_cooc", "ranker_dot", "ranker_cosine", "multidae", "als")
+@pytest.mark.parametrize("name", MODELS.names())
+def test_the_contract(name, tmp_path):
+    passed = check_model(name, tmp_path)
+    assert [p.check for p in passed] == [
+        "resolve",
+        *(f"{step} {where}" for where in ("without the catalog", "with the catalog")
+          for step in ("fit", "write", "read")),
+    ]
+    artifact = MODELS.get(name).name
+    assert (tmp_path / "with-the-catalog" / f"{artifact}.jsonl").exists()
 
 
-def _fit(kind, holdout, seed=0):
-    train, _ = holdout
-    if kind == "i2i_cooc":
-        return Cooccurrence().fit(transitions(train))
-    if kind.startswith("ranker_"):
-        variant = kind.removeprefix("ranker_")
-        return ContextualRanker(variant=variant, seed=seed, **SMALL_RANKER).fit(transitions(train))
-    if kind == "multidae":
-        return MultiDAE(seed=seed, **SMALL_DAE).fit(train)
-    if kind == "als":
-        return ALS(seed=seed, **SMALL_ALS).fit(train)
-    raise AssertionError(kind)
+def test_the_defaults_are_the_builtins_but_the_cosine_ranker():
+    assert set(default_models()) == set(BUILTINS) - {"ranker_cosine"}
+    assert TrainSettings().models == default_models()
+    assert {"top_tracks", "i2i_cooc", "ranker", "multidae", "als"} <= set(BUILTINS)
+
+
+def test_an_unknown_model_is_named_with_the_known_ones():
+    with pytest.raises(ConfigError, match=r"unknown model 'nope' \(known: .*ranker_cosine"):
+        TrainSettings(models=["i2i_cooc", "nope"])
+
+
+def test_two_models_cannot_write_one_artifact():
+    path = "botify.training.models.ranker:RankerModel"
+    with pytest.raises(ConfigError, match="'ranker' and .* both write the artifact 'ranker'"):
+        TrainSettings(models=["ranker", path])
+
+
+def _fit(name, holdout, seed=0):
+    """(model, artifact): the model fitted on the training part."""
+    settings = TrainSettings(models=[name], seed=seed, **SMALL)
+    return fit_model(MODELS.get(name), settings, TrainData(holdout[0]))
 
 
 @pytest.fixture(scope="module")
 def fitted(holdout):
-    return {name: _fit(name, holdout) for name in NAMES}
+    return {name: _fit(name, holdout) for name in BUILTINS}
 
 
 @pytest.fixture(scope="module")
 def scores(holdout, fitted):
-    lists = {name: model.recommendations() for name, model in fitted.items()}
+    lists = {name: fitted[name][1] for name in LISTS}
     return {(r.task, r.model): r for r in evaluate(*holdout, lists, k=10, rng=0)}
 
 
-@pytest.mark.parametrize(
-    ("task", "model"),
-    [
-        ("next", "i2i_cooc"),
-        ("next", "ranker_dot"),
-        ("next", "ranker_cosine"),
-        ("user", "multidae"),
-        ("user", "als"),
-    ],
-    ids=["cooc", "ranker-dot", "ranker-cosine", "multidae", "als"],
-)
-def test_beats_random_by_a_clear_margin(scores, task, model):
-    mine, random = scores[(task, model)], scores[(task, "random")]
+@pytest.mark.parametrize("name", LISTS)
+def test_beats_random_by_a_clear_margin(scores, name):
+    task = USER_TASK if MODELS.get(name).kind == PER_USER else NEXT_TASK
+    mine, random = scores[(task, name)], scores[(task, "random")]
     assert mine.queries == random.queries > 100
     for metric in ("precision", "recall", "ndcg", "mrr"):
         assert getattr(mine, metric) > 3 * getattr(random, metric) + 0.05, metric
 
 
-def test_item_to_item_models_also_beat_popularity(scores):
-    for model in ("i2i_cooc", "ranker_dot", "ranker_cosine"):
-        assert scores[("next", model)].ndcg > 2 * scores[("next", "top_pop")].ndcg
+@pytest.mark.parametrize("name", ITEM_TO_ITEM)
+def test_item_to_item_models_also_beat_popularity(scores, name):
+    assert scores[(NEXT_TASK, name)].ndcg > 2 * scores[(NEXT_TASK, "top_pop")].ndcg
 
 
-def _same(first, second):
-    return np.array_equal(first.keys, second.keys) and all(
-        np.array_equal(a, b) for a, b in zip(first.items, second.items, strict=True)
-    )
+def _records(artifact):
+    return list(artifact.records())
 
 
-@pytest.mark.parametrize("kind", ["ranker_dot", "multidae", "als"])
-def test_deterministic_for_a_seed(holdout, fitted, kind):
-    assert _same(fitted[kind].recommendations(), _fit(kind, holdout, seed=0).recommendations())
+@pytest.mark.parametrize("name", BUILTINS)
+def test_deterministic_for_a_seed(holdout, fitted, name):
+    assert _records(fitted[name][1]) == _records(_fit(name, holdout, seed=0)[1])
 
 
 def test_the_seed_matters(holdout, fitted):
-    other = _fit("ranker_dot", holdout, seed=1).recommendations()
-    assert not _same(fitted["ranker_dot"].recommendations(), other)
+    assert _records(fitted["ranker"][1]) != _records(_fit("ranker", holdout, seed=1)[1])
 
 
 def test_ranker_predicts_the_planted_times(world, fitted):
-    ranker = fitted["ranker_dot"]
+    ranker = fitted["ranker"][0].estimator
+    assert ranker.variant == "dot" and fitted["ranker_cosine"][0].estimator.variant == "cosine"
     assert ranker.losses[-1] < ranker.losses[0]
     tracks = np.arange(world.n_tracks)
     good = ranker.predict(tracks, world.successors[:, 0])
@@ -99,9 +114,9 @@ def test_ranker_predicts_the_planted_times(world, fitted):
         assert np.allclose(weights, ranker.predict(np.full(len(items), track), items), atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["ranker_cosine", "multidae"])
-def test_save_and_load_round_trip(fitted, tmp_path, kind):
-    model = fitted[kind]
+@pytest.mark.parametrize("name", ["ranker_cosine", "multidae"])
+def test_save_and_load_round_trip(fitted, tmp_path, name):
+    model = fitted[name][0].estimator
     model.save(tmp_path / "model.npz")
     loaded = type(model).load(tmp_path / "model.npz")
-    assert _same(model.recommendations(k=7), loaded.recommendations(k=7))
+    assert _records(model.recommendations(k=7)) == _records(loaded.recommendations(k=7))

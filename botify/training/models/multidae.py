@@ -1,0 +1,32 @@
+"""``multidae``: the MultiDAE autoencoder over the user-track matrix (PyTorch)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botify.errors import DataError
+from botify.store.artifacts import PER_USER
+from botify.training.model import ModelBase
+
+if TYPE_CHECKING:
+    from botify.training.artifacts import RecommendationLists
+    from botify.training.model import TrainData
+
+
+class MultiDAEModel(ModelBase):
+    """Top tracks per user by logit, from the positives (``botify.training.multidae``)."""
+
+    name = "multidae"
+    kind = PER_USER
+
+    def fit(self, data: TrainData) -> RecommendationLists:
+        from botify.training.multidae import MultiDAE
+
+        settings = self.settings
+        kwargs = {"k": settings.user_k, "threshold": settings.threshold}
+        dae = MultiDAE(**{**kwargs, **settings.torch_kwargs(settings.multidae)})
+        try:
+            self.estimator = dae.fit(data.sessions)
+        except ValueError as exc:
+            raise DataError(f"the event logs cannot train {self.name}: {exc}") from None
+        return self.estimator.recommendations()
