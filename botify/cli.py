@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "botify.analysis.cli",
     "botify.tuning",
     "botify.experiment",
+    "botify.checks",
 )
 
 
