@@ -10,8 +10,9 @@ artifact or another recommender)::
         recent: int = param(10, "recent listens an anchor is drawn from", low=1)
 
 ``config.json`` and plans only override these defaults; :func:`parse` checks an entry against the
-declaration (unknown names, types, ranges) and :func:`describe` renders the declarations for the
-README and ``--help``.
+declaration (unknown names, types, ranges); :func:`describe` renders the declarations for
+``--help`` and :func:`markdown_table` for the README (``python -m botify.params`` prints the
+built-in recommenders' table).
 """
 
 from __future__ import annotations
