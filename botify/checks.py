@@ -8,14 +8,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
-CHECK_MODULES = ("botify.training.check",)
+CHECK_MODULES = ("botify.recommenders.contract", "botify.training.check")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``check`` command and its subcommands."""
     parser = subparsers.add_parser(
         "check",
-        help="run the contract of a model (or other plugin) on synthetic data",
+        help="run the contract of a recommender or a model on synthetic data",
         description="Check that a plugin resolves, runs on synthetic data and produces what botify "
         "accepts. One line per check; exit status 0 if all pass, 2 otherwise.",
     )

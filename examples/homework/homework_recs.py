@@ -6,7 +6,7 @@ Configured in a plan as ``type = "homework_recs:ArtistMix"``; built by botify li
 from dataclasses import dataclass
 
 from botify.params import param
-from botify.recommenders.support import SessionRecommender, first_new, random_new
+from botify.recommenders.support import SessionRecommender, first_new, last_resort, random_new
 from botify.store.artifacts import PER_TRACK
 from botify.store.batch import Batch
 
@@ -40,6 +40,7 @@ class ArtistMix(SessionRecommender):
                 return track
         (entry,) = self.reader.entries(self.params.recs, [anchor])
         track = first_new(entry.tracks, state.heard, self.catalog) if entry else None
-        if track is None:
-            track = self.fallback.recommend_next(user, prev_track, prev_time)
+        if track is None:  # the fallback's answer, unless heard: then a random unheard track
+            track = last_resort(self.fallback, self.random, user, prev_track, prev_time,
+                                state.heard)
         return track

@@ -190,3 +190,18 @@ def test_ctrl_c_stops_everything_it_started(tmp_path):
         if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     ]
     assert alive == []
+
+
+def test_the_homework_files_pass_their_checks(monkeypatch, capsys):
+    """Steps 1 and 2 of the README's worked example: botify check on the user's two files."""
+    from botify.cli import main
+
+    monkeypatch.chdir(ROOT / "examples" / "homework")
+    assert main(["check", "recommender", "homework_recs:ArtistMix"]) == 0
+    assert main(["check", "model", "homework_models:ItemKNN"]) == 0
+    printed = capsys.readouterr().out
+    assert "ok    no repeats" in printed and "FAIL" not in printed
+    # A parameter out of its declared range is one message and exit 2.
+    assert main(["check", "recommender", "homework_recs:ArtistMix",
+                 "--param", "artist_share=2"]) == 2
+    assert "parameter 'artist_share' must be in [0, 1]" in capsys.readouterr().out
