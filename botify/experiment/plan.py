@@ -344,11 +344,15 @@ def check_plan(plan: Plan, configured: Mapping[str, Any] | None = None) -> None:
     except ConfigError as exc:
         raise ConfigError(f"{file}: {exc}".replace("RECOMMENDERS[", "recommenders[")) from None
     produced = {name: _artifact_kind(path) for name, path in plan.artifacts.items()}
+    checked: set[str] = set()
     for index, day in enumerate(plan.days):
         if day.train is not None:
             for i, model in enumerate(day.train.models):
                 where = f"{file}: days[{index}].train.models[{i}]"
                 cls = MODELS.get(model, where)
+                if ":" in model and model not in checked:  # a plugin: its contract, now
+                    _check_plugin_model(cls, model, where)
+                    checked.add(model)
                 produced[cls.name] = cls.kind
         for i, arm in enumerate(day.arms):
             where = f"{file}: days[{index}].arms[{i}]"
@@ -365,6 +369,17 @@ def check_plan(plan: Plan, configured: Mapping[str, Any] | None = None) -> None:
                 if produced[artifact] != kind:
                     raise ConfigError(f"{where}: {arm!r} reads {artifact!r} as {kind}, but it is "
                                       f"{produced[artifact]}")
+
+
+def _check_plugin_model(cls: type, model: str, where: str) -> None:
+    """A plugin model fits a small synthetic log into an artifact ``botify load recs`` accepts."""
+    from botify.training.check import ContractError, check_model
+
+    try:
+        check_model(cls)
+    except ContractError as exc:
+        raise ConfigError(f"{where}: {model!r} fails the model contract ({exc}); see "
+                          f"`botify check model {model}`") from None
 
 
 def _artifact_kind(path: str) -> str:

@@ -46,8 +46,23 @@ def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
         if catalog.sync() is None:
             say("no catalog in Redis yet: load one with `botify load catalog FILE` "
                 "(or set TRACKS_CATALOG); until then /next answers 404")
-        Experiments.from_config(config)
+        experiments = Experiments.from_config(config)
         context = RecommenderContext(client, catalog, config, np.random.default_rng(0))
         build_recommenders(config, context)
+        _say_missing_artifacts(client, config, experiments.active.recommenders, say)
     except redis.RedisError as exc:
         raise StoreUnavailable(f"Redis at {redacted(url)} does not answer: {exc}") from None
+
+
+def _say_missing_artifacts(client, config: Mapping[str, Any], arms, say) -> None:
+    """One line per arm of the active experiment that reads an artifact Redis does not hold."""
+    from botify.recommenders.registry import check_specs, configured
+    from botify.store.artifacts import artifact_info
+
+    specs = check_specs(configured(config))
+    for arm in dict.fromkeys(arms):
+        for name in specs[arm].artifacts:
+            if artifact_info(client, name) is None:
+                say(f"arm {arm!r} reads the artifact {name!r}, which is not loaded (no ARTIFACTS "
+                    f"file gives it; train it and `botify load recs {name} FILE`): until then "
+                    "it falls back")

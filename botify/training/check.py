@@ -22,7 +22,6 @@ import argparse
 import inspect
 import tempfile
 import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,15 +150,14 @@ def _fit_write_read(
     cls: type, settings: TrainSettings, data: TrainData, where: str, out: Path, kept: bool
 ) -> Iterator[Passed]:
     from botify.store.artifacts import iter_artifact
+    from botify.training.model import describe_failure
     from botify.training.pipeline import fit_model, write_artifact
 
     started = time.perf_counter()
     try:
         _, artifact = fit_model(cls, settings, data)
-    except BotifyError as exc:
+    except BotifyError as exc:  # fit_model says where the model's own code failed
         raise ContractError(f"fit {where}", str(exc)) from None
-    except Exception as exc:  # the model's own failure, whatever it is
-        raise ContractError(f"fit {where}", _describe(exc)) from None
     sessions = data.sessions
     yield Passed(
         f"fit {where}",
@@ -171,7 +169,7 @@ def _fit_write_read(
     try:
         path = write_artifact(out, cls.name, artifact)
     except Exception as exc:  # records() is the model's too
-        raise ContractError(f"write {where}", _describe(exc)) from None
+        raise ContractError(f"write {where}", describe_failure(exc)) from None
     lines = len(path.read_bytes().splitlines())
     yield Passed(f"write {where}", f"{lines} lines to {path if kept else path.name}")
 
@@ -209,13 +207,6 @@ def _bad_record(
     if unknown is not None:
         return f"lists track {unknown}, not a {known} track"
     return None
-
-
-def _describe(exc: Exception) -> str:
-    """``Type: message (at file:line)``: where the model's code raised."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    at = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{at}"
 
 
 def register_check(subparsers: argparse._SubParsersAction) -> None:

@@ -111,3 +111,12 @@ def check_artifact(cls: type, artifact: Any, what: str) -> None:
             f"{what}: {cls.__name__}.kind is {cls.kind!r} but fit() returned a {artifact.kind} "
             "artifact"
         )
+
+
+def describe_failure(exc: BaseException) -> str:
+    """``Type: message (at file:line)``: where a model's code raised."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{at}"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from botify.errors import ConfigError, DataError
+from botify.errors import BotifyError, ConfigError, DataError
 from botify.registry import MODELS
 from botify.store.artifacts import RANKING
 from botify.training.artifacts import (
@@ -29,7 +29,13 @@ from botify.training.artifacts import (
 from botify.training.catalog import TrackCatalog
 from botify.training.dataset import POSITIVE_THRESHOLD, session_events, split_by_time
 from botify.training.evaluation import Scores, evaluate, to_json
-from botify.training.model import CATALOG, TrainData, check_artifact, default_models
+from botify.training.model import (
+    CATALOG,
+    TrainData,
+    check_artifact,
+    default_models,
+    describe_failure,
+)
 from botify.training.names import EVALUATION_FILE, TORCH_THREADS
 
 
@@ -122,8 +128,14 @@ def fit_model(cls: type, settings: TrainSettings, data: TrainData) -> tuple[Any,
     what = f"model {cls.name!r}"
     if CATALOG in getattr(cls, "needs", ()) and data.catalog is None:
         raise ConfigError(f"{what} needs the tracks catalog (--catalog FILE)")
-    model = cls(settings)
-    artifact = model.fit(data)
+    try:
+        model = cls(settings)
+        artifact = model.fit(data)
+    except BotifyError:
+        raise
+    except Exception as exc:  # a model's own failure: one line saying where, not a traceback
+        raise DataError(f"{what} ({cls.__module__}.{cls.__qualname__}) failed: "
+                        f"{describe_failure(exc)}") from None
     check_artifact(cls, artifact, what)
     return model, artifact
 

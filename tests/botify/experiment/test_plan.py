@@ -140,3 +140,32 @@ def test_the_shipped_plans_are_valid(name):
 def test_the_homework_plan_is_valid():
     plan = load_plan(ROOT / "examples" / "homework" / "homework.toml")
     assert plan.days[-1].arms == ("sticky_artist", "mine")
+
+
+BROKEN_MODEL = '''
+from botify.store.artifacts import PER_TRACK
+
+
+class Broken:
+    """Declares per-track lists but returns a number."""
+
+    name = "broken"
+    kind = PER_TRACK
+    needs = ()
+
+    def __init__(self, settings):
+        pass
+
+    def fit(self, data):
+        return 42
+'''
+
+
+def test_a_plugin_model_that_writes_no_artifact_is_refused_before_anything_starts(tmp_path):
+    (tmp_path / "broken_model.py").write_text(BROKEN_MODEL)
+    path = write(tmp_path, GOOD + "\n[days.train]\nmodels = ['broken_model:Broken']\n")
+    with pytest.raises(ConfigError) as caught:
+        load_plan(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: days[1].train.models[0]: 'broken_model:Broken' fails")
+    assert "botify check model broken_model:Broken" in message

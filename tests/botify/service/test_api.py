@@ -156,3 +156,15 @@ def test_catalog_checks_are_throttled(redis_server, loaded_redis, log_file):
     time.sleep(0.35)
     assert client.post("/next/1", json={"track": 3, "time": 0.5}).status_code == 404
     app.extensions["botify"].close()
+
+
+def test_startup_says_which_arm_reads_an_artifact_nothing_loaded(redis_server, loaded_redis,
+                                                                   log_file):
+    from botify.service.startup import prepare
+
+    config = service_config(redis_server.url, log_file, EXPERIMENTS={"X": ["random", "i2i"]},
+                            ACTIVE_EXPERIMENT="X")
+    said = []
+    prepare(config, said.append)
+    assert any("arm 'i2i' reads the artifact 'i2i_cooc', which is not loaded" in s for s in said)
+    assert not any("'random'" in s for s in said)
