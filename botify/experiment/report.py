@@ -163,7 +163,7 @@ def write_summary(plan: Plan, reports: dict[int, dict[str, Any]], out: Path) -> 
             effect, mean = row.get("effect"), row.get(col.MEAN_TIME_PER_SESSION)
             lines.append(
                 f"| {arm} | {row.get('treatment', '')} | {_cell(mean)} "
-                f"| {'control' if arm == day.arms[0] else _cell(effect, '%')} "
+                f"| {'control' if arm == day.arms[0] else _percent(effect)} "
                 f"| {'' if arm == day.arms[0] else ('yes' if row.get('significant') else 'no')} "
                 f"| {_cell(row.get('percent_of_oracle'))} |"
             )
@@ -176,5 +176,9 @@ def write_summary(plan: Plan, reports: dict[int, dict[str, Any]], out: Path) -> 
     return text
 
 
-def _cell(value: float | None, suffix: str = "") -> str:
-    return "" if value is None else f"{value:g}{suffix}"
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:+.1f}%"
