@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "botify.tuning",
     "botify.experiment",
     "botify.checks",
+    "botify.dashboard.cli",
 )
 
 
