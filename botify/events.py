@@ -67,13 +67,16 @@ def log_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
                 raise DataError(f"{path}: no log files in this directory")
             files.extend(sorted(found, key=_rotation_key))
         elif path.is_file():
-            files.append(path)
+            if _is_log_name(path.name):
+                files.append(path)
+            # A file written before per-process series existed, and the series beside it.
+            files.extend(p for p in _series_of(path) if p != path)
         else:
             series = _series_of(path)
             if not series:
                 raise DataError(f"{path}: no such file or directory")
             files.extend(series)
-    return files
+    return list(dict.fromkeys(files))  # a file named twice (a directory and its file) is read once
 
 
 def _is_log_name(name: str) -> bool:
@@ -129,8 +132,9 @@ def iter_events(paths: Iterable[str | os.PathLike]) -> Iterator[dict]:
     series: dict[str, list[Path]] = {}
     for file in log_files(paths):
         series.setdefault(str(file.parent / _rotation_key(file)[0]), []).append(file)
+    ordered = (sorted(files, key=_rotation_key) for files in series.values())
     by_time = operator.itemgetter(TIMESTAMP)
-    yield from heapq.merge(*map(_series_events, series.values()), key=by_time)
+    yield from heapq.merge(*map(_series_events, ordered), key=by_time)
 
 
 def _series_events(files: list[Path]) -> Iterator[dict]:

@@ -10,8 +10,8 @@ artifact or another recommender)::
         recent: int = param(10, "recent listens an anchor is drawn from", low=1)
 
 ``config.json`` and plans only override these defaults; :func:`parse` checks an entry against the
-declaration (unknown names, types, ranges); :func:`describe` renders the declarations for
-``--help`` and :func:`markdown_table` for the README (``python -m botify.params`` prints the
+declaration (unknown names, types, ranges); :func:`markdown_table` renders the declarations for the
+README (``python -m botify.params`` prints the
 built-in recommenders' table).
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Collection, Mapping
@@ -115,13 +116,19 @@ def parse(params: type, values: Mapping[str, Any], where: str) -> Any:
     if unknown:
         known = ", ".join(fields) or "none"
         raise ConfigError(f"{where}: unknown parameter(s) {', '.join(unknown)} (known: {known})")
-    hints = _types(params)
+    try:
+        hints = _types(params)
+    except Exception as exc:  # a plugin's annotations that do not resolve
+        raise ConfigError(f"{where}: its Params cannot be read ({type(exc).__name__}: {exc})"
+                          ) from None
     for name, value in values.items():
         kind, meta = hints[name], fields[name].metadata
         if not _accepts(kind, value):
             raise ConfigError(f"{where}: parameter {name!r} must be {_type_name(kind)}, got "
                               f"{value!r}")
         low, high = meta.get("low"), meta.get("high")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: parameter {name!r} must be a finite number, got {value!r}")
         if isinstance(value, int | float) and not isinstance(value, bool):
             if (low is not None and value < low) or (high is not None and value > high):
                 bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
@@ -130,7 +137,10 @@ def parse(params: type, values: Mapping[str, Any], where: str) -> Any:
         if choices and value not in choices:
             raise ConfigError(f"{where}: parameter {name!r} must be one of "
                               f"{', '.join(map(repr, choices))}, got {value!r}")
-    return params(**values)
+    try:
+        return params(**values)
+    except Exception as exc:  # a plugin's Params that needs a value or checks its own
+        raise ConfigError(f"{where}: {type(exc).__name__}: {exc}") from None
 
 
 def artifacts(instance: Any) -> dict[str, str]:
@@ -150,16 +160,6 @@ def recommender_refs(instance: Any) -> list[str]:
         getattr(instance, f.name) for f in dataclasses.fields(instance)
         if f.metadata.get("recommender") and getattr(instance, f.name)
     ]
-
-
-def describe(params: type) -> list[tuple[str, str, str, str]]:
-    """``(name, type, default, description)`` of each declared parameter, in declaration order."""
-    hints = _types(params)
-    rows = []
-    for field in dataclasses.fields(params):
-        rows.append((field.name, _type_name(hints[field.name]), repr(field.default),
-                     field.metadata.get("help", "")))
-    return rows
 
 
 # The README's table of the built-in recommenders' parameters sits between these two lines.

@@ -65,8 +65,8 @@ def _log_warnings(events) -> list[str]:
     counts = audit(events[EVENT_ID].to_numpy(na_value=None))
     warnings = []
     if counts["gaps"]:
-        warnings.append(f"{counts['gaps']} event(s) missing from the logs (gaps in the event ids "
-                        f"of {counts['sources']} writing processes): a log file is missing?")
+        warnings.append(f"{counts['gaps']} event(s) missing from the logs (gaps in the sequence "
+                        "numbers of the event ids): a log file is missing?")
     if counts["duplicates"]:
         warnings.append(f"{counts['duplicates']} event(s) appear twice (the same id): the same "
                         "log read twice?")

@@ -105,12 +105,19 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
     step("starting the service on its own Redis")
     redis = EmbeddedRedis()
     service = None
-    env = {"PYTHONPATH": os.pathsep.join([*plugin_paths(plan), os.environ.get("PYTHONPATH", "")])}
+    paths = [*plugin_paths(plan), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {"PYTHONPATH": os.pathsep.join(paths)}
     try:
         redis.start()
         client = connect(redis.url)
         _load_artifacts(client, plan.artifacts)
         for day in plan.days:
+            step(
+                f"day {day.number}: {day.sessions} sessions, {len(day.arms)} arm(s) "
+                f"({', '.join(day.arms)}; control {day.arms[0]})"
+            )
+            if day.train is not None:  # every earlier day's events are written: none is held
+                train_and_load(day, out, client, world_dir, seed)
             config = service_config(recommenders, day, world_dir, out / "logs" / f"day{day.number}")
             if service is None:
                 service = ServiceProcess(
@@ -120,12 +127,6 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
                       f"log in {out / 'service'}")
             else:
                 service.reload(config)
-            step(
-                f"day {day.number}: {day.sessions} sessions, {len(day.arms)} arm(s) "
-                f"({', '.join(day.arms)}; control {day.arms[0]})"
-            )
-            if day.train is not None:
-                train_and_load(day, out, client, world_dir, seed)
             simulate_day(world_dir, service.url, day, seed, options.processes)
         service.stop()
         service = None

@@ -16,7 +16,6 @@ from typing import Any
 
 import redis
 
-from botify.errors import BotifyError
 from botify.store.artifacts import load_configured_artifacts
 from botify.store.catalog import RedisCatalog, load_catalog
 
@@ -82,8 +81,8 @@ class CatalogReload:
     def _run(self) -> None:
         try:
             result = load_catalog(self.client, self.catalog_file)
-            load_configured_artifacts(self.client, self.artifacts)
-        except (BotifyError, redis.RedisError, OSError) as exc:
+            loaded = load_configured_artifacts(self.client, self.artifacts)
+        except Exception as exc:  # whatever failed, one line, and a pause before the next try
             self._error = f"{type(exc).__name__}: {exc}"
             self._next_try = time.monotonic() + RETRY_SECONDS
             log.warning("reloading the catalog %s failed: %s", self.catalog_file, self._error)
@@ -91,7 +90,7 @@ class CatalogReload:
             self._error = None
             log.warning(
                 "Redis had lost the catalog: reloaded %s (%d tracks, version %d), %d artifact(s)",
-                self.catalog_file, result.tracks, result.version, len(self.artifacts),
+                self.catalog_file, result.tracks, result.version, len(loaded),
             )
         finally:
             with self._lock:

@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,22 @@ def series_path(path: str | os.PathLike, host: str, pid: int) -> Path:
     return path.with_name(f"{stem}.{host}.{pid}{suffix}")
 
 
-def check_writable(path: str | os.PathLike) -> None:
-    """Check that the event log's directory can be created and written, as the service starts.
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Check the event log's settings, and that its directory can be created and written, as the
+    service starts (before any worker).
 
     Raises:
-        ConfigError: it cannot (names ``DATA_LOG_FILE`` and the reason).
+        ConfigError: naming the setting and the problem.
     """
+    path = config["DATA_LOG_FILE"]
+    if not isinstance(path, str | os.PathLike) or not Path(path).suffix:
+        raise ConfigError(f"DATA_LOG_FILE must be a file name with a suffix (log/data.jsonl), got "
+                          f"{path!r}: each process writes <stem>.<host>.<pid><suffix> beside it")
+    for key, low in (("DATA_LOG_MAX_BYTES", 0), ("DATA_LOG_BACKUP_COUNT", 0),
+                     ("DATA_LOG_PENDING_MAX", 1)):
+        value = config.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{key} must be an integer of at least {low}, got {value!r}")
     directory = Path(path).parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -97,8 +108,8 @@ def check_writable(path: str | os.PathLike) -> None:
 
 
 def _host() -> str:
-    # Dots separate the file name's parts: keep the first label of the host name.
-    return (socket.gethostname().split(".")[0] or "host").replace(os.sep, "_")
+    # Dots separate the file name's parts: the host name's own dots become dashes.
+    return (socket.gethostname() or "host").replace(".", "-").replace(os.sep, "_")
 
 
 class EventLog:
@@ -112,6 +123,8 @@ class EventLog:
         pending_max: events held in memory while the log cannot be written; beyond it requests
             are refused.
         retry_seconds: how often a failed log is retried.
+        metrics: told what is written, held and given up, and how many events are held
+            (:class:`botify.service.metrics.EventLogMetrics`); None: nobody.
 
     Raises:
         OSError: the directory cannot be created.
@@ -124,6 +137,7 @@ class EventLog:
         backup_count: int = 0,
         pending_max: int = 10_000,
         retry_seconds: float = 0.5,
+        metrics: Any = None,
     ) -> None:
         host, pid = _host(), os.getpid()
         self.path = series_path(path, host, pid)
@@ -137,6 +151,8 @@ class EventLog:
         self._pending: deque[bytes] = deque()
         self._fd: int | None = None
         self._size = 0
+        # The size to cut the file back to when it is reopened after a write failed to be undone.
+        self._repair_size: int | None = None
         self._written = 0
         self._given_up = 0
         self._error: str | None = None
@@ -144,6 +160,7 @@ class EventLog:
         self._next_retry = 0.0
         self._closed = False
         self._lock = threading.Lock()
+        self._metrics = metrics
 
     # ----------------------------------------------------------------------------------------------
     # The request path
@@ -168,12 +185,14 @@ class EventLog:
             line = orjson.dumps({**event, EVENT_ID: f"{self.source}:{self._seq}"}) + b"\n"
             if self._pending:
                 self._pending.append(line)
+                self._held()
                 self._retry_due()
                 return
             try:
                 self._append(line)
             except OSError as exc:
                 self._pending.append(line)
+                self._held()
                 self._start_episode(exc)
 
     def state(self) -> EventLogState:
@@ -199,6 +218,9 @@ class EventLog:
                 self._flush_pending()
             if self._pending:
                 self._given_up += len(self._pending)
+                if self._metrics is not None:
+                    self._metrics.given_up(len(self._pending))
+                    self._metrics.pending(0)
                 log.error(
                     "event log %s: gave up %d event(s) that could not be written (%s)",
                     self.path, len(self._pending), self._error,
@@ -225,6 +247,11 @@ class EventLog:
             self.path, self._error, self.pending_max, self.retry_seconds,
         )
 
+    def _held(self) -> None:
+        if self._metrics is not None:
+            self._metrics.held(1)
+            self._metrics.pending(len(self._pending))
+
     def _retry_due(self) -> None:
         if self._pending and not self._closed and time.monotonic() >= self._next_retry:
             self._flush_pending()
@@ -243,6 +270,9 @@ class EventLog:
             self._error = f"{type(exc).__name__}: {exc}"
             self._next_retry = time.monotonic() + self.retry_seconds
             return
+        finally:
+            if self._metrics is not None:
+                self._metrics.pending(len(self._pending))
         log.warning(
             "event log %s writable again after %.1f s: wrote the %d event(s) held",
             self.path, time.monotonic() - self._failed_at, held,
@@ -265,39 +295,48 @@ class EventLog:
         except OSError:
             try:
                 os.ftruncate(self._fd, self._size)
-            except OSError:  # the file may end in a partial line: reopen and repair it later
+            except OSError:  # the failed write may have left lines behind: cut them at reopen
+                self._repair_size = self._size
                 self._close_fd()
             raise
         self._size += written
-        self._written += data.count(b"\n")
+        lines = data.count(b"\n")
+        self._written += lines
+        if self._metrics is not None:
+            self._metrics.written(lines)
 
     def _open(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                size = self._set_aside_torn_tail(fd, size)
+            if self._repair_size is not None and size > self._repair_size:
+                # What the failed write left is held in memory and will be written again.
+                size = self._set_aside(fd, size, self._repair_size, "an unfinished write")
+            elif size and os.pread(fd, 1, size - 1) != b"\n":
+                size = self._set_aside(fd, size, self._last_line_start(size), "a partial line")
+            self._repair_size = None
         except OSError:
             os.close(fd)
             raise
         self._fd, self._size = fd, size
 
-    def _set_aside_torn_tail(self, fd: int, size: int) -> int:
-        """Move the partial last line of the series' file to ``<file>.torn``; the new size."""
+    def _last_line_start(self, size: int) -> int:
         with open(self.path, "rb") as handle:
             start = max(0, size - 1_048_576)
             handle.seek(start)
+            return start + handle.read().rfind(b"\n") + 1
+
+    def _set_aside(self, fd: int, size: int, keep: int, what: str) -> int:
+        """Move the file's bytes from ``keep`` on to ``<file>.torn``; the new size."""
+        with open(self.path, "rb") as handle:
+            handle.seek(keep)
             tail = handle.read()
-        cut = tail.rfind(b"\n") + 1
-        keep = start + cut
         torn = self.path.with_name(self.path.name + TORN_SUFFIX)
         with open(torn, "ab") as handle:
-            handle.write(tail[cut:] + b"\n")
+            handle.write(tail if tail.endswith(b"\n") else tail + b"\n")
         os.ftruncate(fd, keep)
-        log.warning(
-            "event log %s ended in a partial line (%d bytes): set aside in %s",
-            self.path, size - keep, torn,
-        )
+        log.warning("event log %s ended in %s (%d bytes): set aside in %s",
+                    self.path, what, size - keep, torn)
         return keep
 
     def _rotate(self) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import request
 from flask_restful import Resource
 
+from botify.service import metrics
 from botify.service.catalog_reload import CatalogUnavailable
 from botify.service.errors import json_errors, unavailable_message
 from botify.service.schema import InvalidRequest, PlayReport, parse_path_id
@@ -44,6 +45,7 @@ class Health(_ServiceResource):
             service.redis.ping()
             version = service.catalog.sync()
         except Exception as exc:  # any Redis failure means unhealthy, whatever its class
+            metrics.redis_error("/health", answered_503=True)
             return {"status": "unavailable", "message": unavailable_message(exc)}, 503
         events = service.event_log.state()
         body = {
@@ -62,6 +64,8 @@ class Health(_ServiceResource):
                 problems.append("no catalog loaded: load one with `botify load catalog FILE`")
             except CatalogUnavailable as exc:
                 problems.append(str(exc))
+            except Exception as exc:  # Redis failing right after the ping
+                return {"status": "unavailable", "message": unavailable_message(exc)}, 503
         if events.error:
             problems.append(
                 f"the event log cannot be written ({events.error}); {events.pending} events held"
@@ -117,6 +121,7 @@ class NextTrack(_Play):
         self.service.log_event(
             "next", user_id, report, latency, recommendation, experiments, name, fallback
         )
+        metrics.routed(experiments, name, latency)
         return {"user": user_id, "track": recommendation}
 
 
@@ -130,4 +135,5 @@ class LastTrack(_Play):
         self.service.end_session(user_id)
         latency = time.perf_counter() - started
         self.service.log_event("last", user_id, report, latency, None, experiments, name)
+        metrics.routed(experiments, None, latency)
         return {"user": user_id}

@@ -25,13 +25,13 @@ def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
     from botify.experiments import Experiments
     from botify.recommenders.base import RecommenderContext
     from botify.recommenders.registry import build_recommenders
-    from botify.service.event_log import check_writable
+    from botify.service.event_log import check_settings
     from botify.store.artifacts import load_configured_artifacts
     from botify.store.catalog import RedisCatalog, load_catalog
     from botify.store.connection import connect, resolve_redis_url
     from botify.store.redis_server import redacted
 
-    check_writable(config["DATA_LOG_FILE"])
+    check_settings(config)
     url = resolve_redis_url(config)
     client = connect(url)
     try:

@@ -170,16 +170,20 @@ class EmbeddedRedis:
         """
         self._workdir = tempfile.mkdtemp(prefix="botify-redis-")  # mode 0700
         config = Path(self._workdir) / "redis.conf"
-        _write_private(config, self._config())
-        # Its own session: a Ctrl-C in the terminal reaches the owner, which stops the server
-        # last, after whatever still needs it (a service flushing its log, a load finishing).
-        self._process = subprocess.Popen(
-            [redis_server_binary(), str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=self._workdir,
-            start_new_session=True,
-        )
+        try:
+            _write_private(config, self._config())
+            # Its own session: a Ctrl-C in the terminal reaches the owner, which stops the server
+            # last, after whatever still needs it (a service flushing its log, a load finishing).
+            self._process = subprocess.Popen(
+                [redis_server_binary(), str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=self._workdir,
+                start_new_session=True,
+            )
+        except BaseException:  # no binary, no fork: the directory with the password goes too
+            self.stop()
+            raise
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

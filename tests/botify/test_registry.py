@@ -1,5 +1,7 @@
 """The registry, and the Random, StickyArtist and StickyGenre recommenders on a known catalog."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -93,3 +95,29 @@ def test_build_with_named_fallback(context):
 def test_bad_config(context, recommenders, message):
     with pytest.raises(ConfigError, match=message):
         build_recommenders({"RECOMMENDERS": recommenders}, context)
+
+
+@dataclass(frozen=True)
+class _NeedsAValue:
+    weight: float  # no default: a plugin's mistake
+
+
+class _Plugin:
+    Params = _NeedsAValue
+
+    def __init__(self, context, params):
+        pass
+
+    def recommend_next(self, user, prev_track, prev_time):
+        return prev_track
+
+
+def test_a_plugins_params_that_cannot_be_built_are_one_message(context):
+    with pytest.raises(ConfigError, match=r"RECOMMENDERS\['x'\] .*: TypeError: .*weight"):
+        build_recommenders({"RECOMMENDERS": {"x": {"type": f"{__name__}:_Plugin"}}}, context)
+
+
+def test_a_number_that_is_not_finite_is_refused(context):
+    spec = {"type": "favorites", "threshold": float("nan")}
+    with pytest.raises(ConfigError, match="parameter 'threshold' must be a finite number"):
+        build_recommenders({"RECOMMENDERS": {"x": spec}}, context)

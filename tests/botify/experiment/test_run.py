@@ -174,9 +174,12 @@ def test_ctrl_c_stops_everything_it_started(tmp_path):
     driver = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
+    seen = []
     for line in driver.stdout:
-        if "[3/5] day 1" in line:
+        seen.append(line)
+        if "recommender remote" in line:  # the simulator of day 1 has started
             break
+    assert driver.poll() is None, "".join(seen)[-3000:]
     time.sleep(2)
     started = [c.pid for c in psutil.Process(driver.pid).children(recursive=True)]
     assert len(started) >= 3, "expected Redis, the service and the simulator to be running"

@@ -1,7 +1,10 @@
 """The event log writer: one series per process, whole lines, nothing lost on close or rotation."""
 
+import json
 import multiprocessing
 import os
+
+import pytest
 
 from botify.events import audit, iter_events, read_events
 from botify.service.event_log import EventLog
@@ -137,3 +140,38 @@ def test_a_failed_write_is_held_cut_clean_and_retried_in_order(tmp_path):
     assert not torn  # the short write that hit the limit was cut off again
     assert pending_after == 0 and error_after is None
     assert list(read_events([tmp_path])["user"]) == list(range(26))
+
+
+def test_readers_find_the_series_beside_an_older_single_file(tmp_path, caplog):
+    """DATA_LOG_FILE itself (a file an older writer left) stands for the series beside it too;
+    files given one by one are read in rotation order, .torn files never."""
+    legacy = tmp_path / "data.jsonl"
+    legacy.write_text(json.dumps(event(0)) + "\n")
+    log = EventLog(legacy, max_bytes=600)
+    for i in range(1, 8):
+        log.write(event(i))
+    log.close()
+    (tmp_path / f"{log.path.name}.torn").write_text("{not json\n")
+    assert list(read_events([legacy])["user"]) == list(range(8))
+    given = sorted(tmp_path.iterdir(), key=lambda p: p.name)  # newest rotation first, .torn too
+    assert [e["user"] for e in iter_events(given)] == list(range(8))
+    assert len(read_events([tmp_path, legacy])) == 8  # a file named twice is read once
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"DATA_LOG_FILE": "log/data"}, "must be a file name with a suffix"),
+        ({"DATA_LOG_PENDING_MAX": 0}, "DATA_LOG_PENDING_MAX must be an integer of at least 1"),
+        ({"DATA_LOG_MAX_BYTES": "100MB"}, "DATA_LOG_MAX_BYTES must be an integer"),
+        ({"DATA_LOG_BACKUP_COUNT": -1}, "DATA_LOG_BACKUP_COUNT must be an integer of at least 0"),
+    ],
+    ids=["no-suffix", "pending-zero", "max-bytes-text", "backups-negative"],
+)
+def test_bad_event_log_settings_are_one_message_at_start(tmp_path, settings, message):
+    from botify.errors import ConfigError
+    from botify.service.event_log import check_settings
+
+    config = {"DATA_LOG_FILE": str(tmp_path / "log" / "data.jsonl"), **settings}
+    with pytest.raises(ConfigError, match=message):
+        check_settings(config)
