@@ -86,6 +86,7 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
         BotifyError: a step failed (its message says which and why); everything started is stopped.
     """
     from botify.config import load_config
+    from botify.dashboard.process import DashboardProcess
     from botify.experiment.report import report_day, write_summary
     from botify.service.process import ServiceProcess
     from botify.store import EmbeddedRedis, connect
@@ -104,7 +105,7 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
     recommenders = {**(load_config().get("RECOMMENDERS") or {}), **plan.recommenders}
     step("starting the service on its own Redis")
     redis = EmbeddedRedis()
-    service = None
+    service = dashboard = None
     paths = [*plugin_paths(plan), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = {"PYTHONPATH": os.pathsep.join(paths)}
     try:
@@ -125,12 +126,18 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
                 ).start()
                 print(f"botify serve at {service.url} (Redis {redacted(redis.url)}); "
                       f"log in {out / 'service'}")
+                dashboard = DashboardProcess(out / "logs", out / "service" / "dashboard.log",
+                                             config=out / "service" / "config.json").start()
+                print(f"dashboard at {dashboard.url} (the current day's experiment, live)",
+                      flush=True)
             else:
                 service.reload(config)
             simulate_day(world_dir, service.url, day, seed, options.processes)
         service.stop()
         service = None
     finally:
+        if dashboard is not None:
+            dashboard.stop()
         if service is not None:
             service.stop()
         redis.stop()

@@ -131,6 +131,7 @@ def test_a_users_recommender_and_model_run_through_the_whole_loop(tmp_path, monk
     assert _children() <= before, "a process started by the experiment is still running"
     printed = capsys.readouterr().out
     assert "[5/5]" in printed and "percent_of_oracle" in printed
+    assert "dashboard at http://127.0.0.1:" in printed  # started beside the service, stopped
 
 
 def test_the_homework_example_compares_mine_with_sticky_artist(tmp_path):
@@ -181,6 +182,7 @@ def test_ctrl_c_stops_everything_it_started(tmp_path):
             break
     assert driver.poll() is None, "".join(seen)[-3000:]
     time.sleep(2)
+    assert any(line.startswith("dashboard at http://127.0.0.1:") for line in seen)
     started = [c.pid for c in psutil.Process(driver.pid).children(recursive=True)]
     assert len(started) >= 3, "expected Redis, the service and the simulator to be running"
     os.killpg(driver.pid, signal.SIGINT)
