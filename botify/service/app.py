@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import redis
 from flask import Flask, Response, make_response
 from flask_restful import Api
 
@@ -35,6 +36,7 @@ from botify.events import (
 from botify.experiments import Experiments
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.registry import build_recommenders
+from botify.service import metrics
 from botify.service.catalog_reload import CatalogReload
 from botify.service.event_log import EventLog
 from botify.service.resources import Health, Hello, LastTrack, NextTrack, Track
@@ -71,6 +73,7 @@ class BotifyService:
             max_bytes=config.get("DATA_LOG_MAX_BYTES", 0),
             backup_count=config.get("DATA_LOG_BACKUP_COUNT", 0),
             pending_max=config["DATA_LOG_PENDING_MAX"],
+            metrics=metrics.event_log_metrics(),
         )
         self._reload = CatalogReload(self.redis, config)
         atexit.register(self.close)
@@ -111,8 +114,14 @@ class BotifyService:
             if self.catalog.contains(answer):
                 return int(answer), False
             log.warning("recommender %s answered %r, not a catalog track: random", name, answer)
-        except Exception:
+            metrics.fallback(name, "not_a_track")
+        except Exception as exc:
             log.warning("recommender %s failed; random track instead", name, exc_info=True)
+            if isinstance(exc, redis.RedisError):
+                metrics.redis_error(metrics.NEXT_ENDPOINT, answered_503=False)
+                metrics.fallback(name, "redis")
+            else:
+                metrics.fallback(name, "exception")
         return self.catalog.random_track(self.rng), True
 
     def end_session(self, user: int) -> None:
@@ -197,4 +206,5 @@ def init_app(app: Flask) -> BotifyService:
     api.add_resource(Track, "/track/<track>", **kwargs)
     api.add_resource(NextTrack, "/next/<user>", **kwargs)
     api.add_resource(LastTrack, "/last/<user>", **kwargs)
+    metrics.instrument(app, service)
     return service

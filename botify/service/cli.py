@@ -87,6 +87,10 @@ def serve(
     master = os.getpid()
     embedded = None
     try:
+        from botify.service import gunicorn_conf
+
+        # Before the app, and so prometheus_client, is imported: the workers inherit it.
+        metrics_dir = gunicorn_conf.start_metrics_dir()
         from botify.config import load_config
         from botify.store.redis_server import EmbeddedRedis, redacted
 
@@ -106,6 +110,8 @@ def serve(
         from botify.service.server import BotifyServer
 
         say(f"listening on http://{host}:{port} with {workers} gevent worker(s)")
+        if metrics_dir:
+            say(f"metrics at /metrics, summed over the workers' files in {metrics_dir}")
         server = BotifyServer(overrides, bind=f"{host}:{port}", workers=workers)
         try:
             server.run()
@@ -119,6 +125,9 @@ def serve(
         # only the master owns the redis-server.
         if os.getpid() == master:
             signal.signal(signal.SIGTERM, previous)
+            from botify.service import gunicorn_conf
+
+            gunicorn_conf.remove_metrics_dir()
         if embedded is not None and os.getpid() == master:
             embedded.stop()
             say("stopped its redis-server")

@@ -16,6 +16,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from botify.errors import DataError, StoreUnavailable
+from botify.service import metrics
 from botify.service.catalog_reload import CatalogUnavailable
 from botify.service.event_log import EventLogUnavailable
 from botify.service.schema import InvalidRequest
@@ -66,6 +67,8 @@ def json_errors(method: Callable[..., Any]) -> Callable[..., Any]:
         except (redis.RedisError, StoreUnavailable) as exc:
             if _redis_warning.ready():
                 log.warning("Redis unreachable, answering 503: %s", exc)
+            rule = request.url_rule
+            metrics.redis_error(rule.rule if rule is not None else metrics.UNMATCHED, True)
             return {"message": unavailable_message(exc)}, 503
         except (DataError, EventLogUnavailable, CatalogUnavailable) as exc:
             return {"message": str(exc)}, 503

@@ -34,13 +34,20 @@ Why these values:
   :func:`worker_exit` flushes the event log, so no accepted request's event is lost.
 - no access log: the event log is the record of requests; a second log line per request would
   cost as much as the request's own work.
+- metrics (``GET /metrics``, off with ``BOTIFY_METRICS=0``): the master sets up
+  ``PROMETHEUS_MULTIPROC_DIR`` (:func:`start_metrics_dir`) before the app is imported, so every
+  worker counts in prometheus_client's multiprocess files there; :func:`child_exit` marks a
+  worker that exited dead (its live gauges go, its counters stay in the sum) and :func:`on_exit`
+  removes the directory.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import shutil
 import signal
+import tempfile
 import warnings
 
 worker_class = os.environ.get("BOTIFY_WORKER_CLASS", "gevent")
@@ -92,6 +99,10 @@ def on_starting(server) -> None:
     from botify.errors import BotifyError
     from botify.service.startup import prepare
 
+    metrics_dir = start_metrics_dir()
+    if metrics_dir:
+        server.log.info("botify: metrics at /metrics, summed over the workers' files in %s",
+                        metrics_dir)
     try:
         prepare(load_config(), lambda line: server.log.info("botify: %s", line))
     except BotifyError as exc:
@@ -153,6 +164,77 @@ def worker_exit(server, worker) -> None:
         service.close()
 
 
+def child_exit(server, worker) -> None:
+    """Master: a worker exited (any way, SIGKILL included); drop its live gauges from the metrics.
+
+    Its counters and histograms stay in the directory, so the sum over the workers loses nothing
+    and its replacement, a new pid, starts its own files.
+    """
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if directory and os.path.isdir(directory):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, directory)
+
+
+def on_exit(server) -> None:
+    """Master: gunicorn stops; remove the metrics directory."""
+    remove_metrics_dir()
+
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_metrics_dir_made: list[str] = []  # the directory this process made (removed whole at exit)
+
+
+def start_metrics_dir() -> str | None:
+    """Master, before prometheus_client is imported: the workers' metrics directory, empty.
+
+    ``PROMETHEUS_MULTIPROC_DIR`` when set (created if missing; its ``*.db`` files, left by an
+    earlier run, removed), else a new temporary directory, exported in that variable so the
+    workers (forks) inherit it. None, and nothing done, with ``BOTIFY_METRICS=0``.
+    """
+    if not metrics_enabled():
+        return None
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        _remove_db_files(directory)
+    else:
+        directory = tempfile.mkdtemp(prefix="botify-metrics-")
+        _metrics_dir_made.append(directory)
+        os.environ[METRICS_DIR_ENV] = directory
+    return directory
+
+
+def metrics_enabled() -> bool:
+    """Whether ``BOTIFY_METRICS`` leaves the metrics on (the rule of ``botify.service.metrics``,
+    which cannot be imported before the directory is set up)."""
+    return os.environ.get("BOTIFY_METRICS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def remove_metrics_dir() -> None:
+    """Remove what :func:`start_metrics_dir` set up: the directory it made, or the files of the
+    one it was given (idempotent)."""
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if not directory:
+        return
+    if directory in _metrics_dir_made:
+        shutil.rmtree(directory, ignore_errors=True)
+        _metrics_dir_made.remove(directory)
+        os.environ.pop(METRICS_DIR_ENV, None)
+    elif os.path.isdir(directory):
+        _remove_db_files(directory)
+
+
+def _remove_db_files(directory: str) -> None:
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except FileNotFoundError:
+                pass
+
+
 _YIELD_SECONDS = 0.0
 
 
@@ -168,5 +250,6 @@ SETTINGS = {
         "worker_class", "workers", "bind", "worker_connections", "keepalive", "timeout",
         "graceful_timeout", "accesslog", "errorlog", "loglevel", "proc_name",
         "control_socket_disable", "post_fork", "post_worker_init", "post_request", "worker_exit",
+        "child_exit", "on_exit",
     )
 }
