@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import math
+import operator
 import threading
 import time
 from collections import Counter
@@ -41,6 +42,7 @@ HOLD_MS = 1000
 MAX_WAIT_S = 5.0
 """...or once it has waited this long (a clock ahead of this machine's, a log of the future)."""
 PRIMARY = col.MEAN_TIME_PER_SESSION
+_GET_REQUIRED = operator.itemgetter(ev.MESSAGE, ev.TIMESTAMP, ev.USER, ev.TIME, ev.LATENCY)
 
 # Request latency histogram: log-spaced bins from 1 µs to 100 s, in ms.
 _LATENCY_EDGES = np.logspace(-3, 5, 401)
@@ -64,38 +66,29 @@ def parse_lines(lines: Sequence[bytes]) -> tuple[dict[str, np.ndarray], int]:
             events = [_loads(line) for line in lines]
         bad = 0
         try:
-            rows = [
-                (e[ev.MESSAGE] == "last", e[ev.TIMESTAMP], e[ev.USER], e[ev.TIME], e[ev.LATENCY],
-                 e.get(ev.RECOMMENDER), e.get(ev.EXPERIMENTS))
-                for e in events
-            ]
-            if any(None in row[1:5] for row in rows):
+            columns = list(zip(*map(_GET_REQUIRED, events), strict=True)) if events else [()] * 5
+            if any(None in values for values in columns):
                 raise TypeError
-        except (KeyError, TypeError, AttributeError):
-            kept = [e for e in events if _is_event(e)]
-            bad = len(events) - len(kept)
-            rows = [
-                (e[ev.MESSAGE] == "last", e[ev.TIMESTAMP], e[ev.USER], e[ev.TIME], e[ev.LATENCY],
-                 e.get(ev.RECOMMENDER), e.get(ev.EXPERIMENTS))
-                for e in kept
-            ]
-        del events
-        n = len(rows)
-        columns = list(zip(*rows, strict=True)) if n else [()] * 7
+        except (KeyError, TypeError):  # a line that is not an event: the slower filter
+            events = [e for e in events if _is_event(e)]
+            bad = len(lines) - len(events)
+            columns = list(zip(*map(_GET_REQUIRED, events), strict=True)) if events else [()] * 5
+        n = len(events)
         try:
             out = {
-                "last": np.fromiter(columns[0], dtype=bool, count=n),
+                "last": np.asarray(columns[0], dtype=object) == "last",
                 ev.TIMESTAMP: np.fromiter(columns[1], dtype=np.int64, count=n),
                 ev.USER: np.fromiter(columns[2], dtype=np.int64, count=n),
                 ev.TIME: np.fromiter(columns[3], dtype=np.float64, count=n),
                 ev.LATENCY: np.fromiter(columns[4], dtype=np.float64, count=n),
-                ev.RECOMMENDER: _objects(columns[5]),
-                ev.EXPERIMENTS: _objects(columns[6]),
+                ev.RECOMMENDER: _objects([e.get(ev.RECOMMENDER) for e in events]),
+                ev.EXPERIMENTS: _objects([e.get(ev.EXPERIMENTS) for e in events]),
             }
         except (TypeError, ValueError):  # a field of the wrong type somewhere: line by line
             if len(lines) <= 1:
                 return parse_lines([])[0], len(lines)
             return _parse_one_by_one(lines)
+        del events
         return out, bad
     finally:
         if enabled:
@@ -196,40 +189,36 @@ class ExperimentState:
         n = len(treatments)
         if n == 0:
             return
-        cache: dict[str, int] = {}
-        codes = np.fromiter(
-            (cache[t] if t in cache else cache.setdefault(t, self.code(str(t)))
-             for t in treatments),
-            dtype=np.int64, count=n,
-        )
+        found, labels = pd.factorize(treatments)
+        mine = np.asarray([self.code(str(label)) for label in labels], dtype=np.int64)
+        codes = mine[found]
         self.event_counts += np.bincount(codes, minlength=len(self.labels))
-        recommenders = columns[ev.RECOMMENDER]
-        self.served.update(zip(codes.tolist(), recommenders.tolist(), strict=True))
-        self._add_latency(recommenders, columns[ev.LATENCY])
+        served, names = pd.factorize(columns[ev.RECOMMENDER])  # None: -1
+        known = served >= 0
+        pairs, counts = np.unique(codes[known] * len(names) + served[known], return_counts=True)
+        for pair, count in zip(pairs.tolist(), counts.tolist(), strict=True):
+            code, recommender = divmod(pair, len(names))
+            self.served[(code, str(names[recommender]))] += count
+        self._add_latency(served, [str(name) for name in names], columns[ev.LATENCY])
         self._sessionize(codes, columns)
         self.last_timestamp = max(self.last_timestamp, int(columns[ev.TIMESTAMP].max()))
         self.version += 1
 
-    def _add_latency(self, recommenders: np.ndarray, latency: np.ndarray) -> None:
-        names, index = np.unique(
-            np.asarray([r if isinstance(r, str) else "" for r in recommenders], dtype=object),
-            return_inverse=True,
-        )
+    def _add_latency(self, served: np.ndarray, names: list[str], latency: np.ndarray) -> None:
         milliseconds = latency * 1000
         bins = np.clip(np.searchsorted(_LATENCY_EDGES, milliseconds, side="right") - 1,
                        0, len(_LATENCY_MIDS) - 1)
+        size = len(_LATENCY_MIDS)
+        known = served >= 0
+        counts = np.bincount(served[known] * size + bins[known],
+                             minlength=len(names) * size).reshape(len(names), size)
+        sums = np.bincount(served[known], weights=milliseconds[known], minlength=len(names))
         for code, name in enumerate(names):
-            if not name:
-                continue
-            mine = index == code
-            counts = np.bincount(bins[mine], minlength=len(_LATENCY_MIDS))
             if name in self.latency:
-                self.latency[name] += counts
+                self.latency[name] += counts[code]
             else:
-                self.latency[name] = counts
-            self.latency_sums[name] = self.latency_sums.get(name, 0.0) + float(
-                milliseconds[mine].sum()
-            )
+                self.latency[name] = counts[code].copy()
+            self.latency_sums[name] = self.latency_sums.get(name, 0.0) + float(sums[code])
 
     def _sessionize(self, codes: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         """:func:`botify.analysis.sessions.sessionize`, carrying each user's open session over:
