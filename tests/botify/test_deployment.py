@@ -40,7 +40,9 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_compose_services_ports_and_build(compose):
     services = compose["services"]
-    assert set(services) == {"redis", "recommender", "nginx"}
+    # Prometheus only with --profile metrics.
+    assert {name for name, s in services.items() if not s.get("profiles")} == {
+        "redis", "recommender", "nginx"}
     recommender = services["recommender"]
     assert recommender["build"] == "."
     # Scalable with --scale: no fixed container name, no host port.
@@ -61,6 +63,20 @@ def test_nginx_balances_the_replicas():
     idle = int(re.search(r"keepalive_timeout\s+(\d+)s;", conf).group(1))
     assert idle < gunicorn_conf.keepalive, "nginx must drop idle upstream connections first"
     assert conf.count("{") == conf.count("}")
+
+
+def test_prometheus_scrapes_every_replica(compose):
+    prometheus = compose["services"]["prometheus"]
+    assert prometheus["profiles"] == ["metrics"]
+    assert prometheus["image"].startswith("prom/prometheus:")
+    assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    config = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    [dns] = job["dns_sd_configs"]
+    # Every replica by Docker's DNS, on the port the service exposes (not nginx's balancing).
+    assert dns["names"] == ["recommender"] and dns["type"] == "A"
+    assert str(dns["port"]) in [str(p) for p in compose["services"]["recommender"]["expose"]]
 
 
 def test_dockerfile_base_user_and_entrypoint():
@@ -109,9 +125,15 @@ def test_image_entrypoint_serves(redis_server, redis_client, tmp_path):
             body = {"track": 7, "time": 1.0}
             response = requests.post(f"{url}/next/{user}", json=body, timeout=5)
             assert response.status_code == 200
+        # /metrics sums the two workers (the master set up prometheus_client's directory).
+        for _ in range(3):
+            scraped = requests.get(f"{url}/metrics", timeout=5).text
+            assert 'botify_requests_total{endpoint="/next/<user>",status="200"} 20.0' in scraped
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "50 tracks" in output
+    metrics_dir = re.search(r"the workers' files in (\S+)", output).group(1)
+    assert not Path(metrics_dir).exists()
     assert len(list(iter_events([tmp_path / "log"]))) == 20

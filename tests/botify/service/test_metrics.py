@@ -271,3 +271,39 @@ def test_metrics_off_imports_no_prometheus_client(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_event_log_reports_written_held_given_up_and_depth(tmp_path):
+    """A log that cannot be written: its events are held (the depth gauge follows), then written
+    when it recovers, or given up at close."""
+    from botify.service import metrics
+    from botify.service.event_log import EventLog
+
+    def get(name):
+        return metrics.REGISTRY.get_sample_value(name) or 0.0
+
+    names = ("botify_event_log_written_events_total", "botify_event_log_held_events_total",
+             "botify_event_log_given_up_events_total")
+    start = {name: get(name) for name in names}
+
+    def delta():
+        return tuple(get(name) - start[name] for name in names)
+
+    log = EventLog(tmp_path / "d.jsonl", retry_seconds=0, metrics=metrics.event_log_metrics())
+    append = log._append
+
+    def failing(data):
+        raise OSError(28, "No space left on device")
+
+    log.write({"user": 1})
+    log._append = failing
+    for user in range(2, 5):
+        log.write({"user": user})
+    assert delta() == (1, 3, 0) and get("botify_event_log_pending_events") == 3
+    log._append = append
+    log.state()  # the retry (due at once) writes what was held
+    assert delta() == (4, 3, 0) and get("botify_event_log_pending_events") == 0
+    log._append = failing
+    log.write({"user": 5})
+    log.close()
+    assert delta() == (4, 4, 1) and get("botify_event_log_pending_events") == 0
