@@ -191,7 +191,8 @@ def start_metrics_dir() -> str | None:
 
     ``PROMETHEUS_MULTIPROC_DIR`` when set (created if missing; its ``*.db`` files, left by an
     earlier run, removed), else a new temporary directory, exported in that variable so the
-    workers (forks) inherit it. None, and nothing done, with ``BOTIFY_METRICS=0``.
+    workers (forks) inherit it. None, and nothing done, with ``BOTIFY_METRICS=0``. A directory
+    given must be this instance's own: the master empties it, and a scrape sums all it holds.
     """
     if not metrics_enabled():
         return None

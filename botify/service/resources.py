@@ -65,6 +65,7 @@ class Health(_ServiceResource):
             except CatalogUnavailable as exc:
                 problems.append(str(exc))
             except Exception as exc:  # Redis failing right after the ping
+                metrics.redis_error("/health", answered_503=True)
                 return {"status": "unavailable", "message": unavailable_message(exc)}, 503
         if events.error:
             problems.append(
