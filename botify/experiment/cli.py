@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from botify.errors import ConfigError
@@ -52,5 +53,15 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     options = RunOptions(seed=args.seed, out=args.out, worlds=args.worlds,
                          processes=args.processes, quick=args.quick)
-    run_plan(plan, options)
+    # A SIGTERM (a `timeout`, a CI runner) stops it as Ctrl-C does: everything it started is
+    # stopped, not left running in its own session.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        run_plan(plan, options)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

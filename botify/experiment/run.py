@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -209,7 +210,18 @@ def simulate_day(world_dir: Path, url: str, day: Day, seed: int, processes: int)
         "--first-day", str(day.number), "--world", str(world_dir), "--url", url, "--days", "1",
         *mode, "--recommender", "remote",
     ]
-    status = subprocess.call(args)
+    simulator = subprocess.Popen(args)
+    try:
+        status = simulator.wait()
+    except KeyboardInterrupt:
+        # Stopped by a signal to this process alone (a SIGTERM): the simulator stops as on Ctrl-C.
+        simulator.send_signal(signal.SIGINT)
+        try:
+            simulator.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            simulator.kill()
+            simulator.wait()
+        raise
     if status != 0:
         raise BotifyError(f"the simulator failed on day {day.number} (exit status {status})")
 

@@ -167,8 +167,10 @@ def test_against_oracle_on_a_hand_made_example():
     assert table.loc["C", "recommender"] == "a"
 
 
-def test_ctrl_c_stops_everything_it_started(tmp_path):
-    """Ctrl-C (SIGINT to the terminal's process group) while day 1 is being simulated."""
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_everything_it_started(tmp_path, how):
+    """Ctrl-C (SIGINT to the terminal's process group), or a SIGTERM to the command alone (a
+    `timeout`, a CI runner), while day 1 is being simulated."""
     command = [sys.executable, "-m", "botify.cli", "experiment",
                str(ROOT / "experiments" / "demo.toml"), "--quick", "--out",
                str(tmp_path / "results"), "--worlds", str(tmp_path / "worlds")]
@@ -185,7 +187,10 @@ def test_ctrl_c_stops_everything_it_started(tmp_path):
     assert any(line.startswith("dashboard at http://127.0.0.1:") for line in seen)
     started = [c.pid for c in psutil.Process(driver.pid).children(recursive=True)]
     assert len(started) >= 3, "expected Redis, the service and the simulator to be running"
-    os.killpg(driver.pid, signal.SIGINT)
+    if how == "ctrl-c":
+        os.killpg(driver.pid, signal.SIGINT)
+    else:
+        driver.send_signal(signal.SIGTERM)
     output, _ = driver.communicate(timeout=60)
     assert driver.returncode == 130, output
     assert "interrupted" in output and "Traceback" not in output
