@@ -165,7 +165,7 @@ def write_summary(plan: Plan, reports: dict[int, dict[str, Any]], out: Path) -> 
                 f"| {arm} | {row.get('treatment', '')} | {_cell(mean)} "
                 f"| {'control' if arm == day.arms[0] else _percent(effect)} "
                 f"| {'' if arm == day.arms[0] else ('yes' if row.get('significant') else 'no')} "
-                f"| {_cell(row.get('percent_of_oracle'))} |"
+                f"| {_decimal(row.get('percent_of_oracle'))} |"
             )
         lines.append("")
     text = "\n".join(lines)
@@ -178,6 +178,10 @@ def write_summary(plan: Plan, reports: dict[int, dict[str, Any]], out: Path) -> 
 
 def _cell(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
+
+
+def _decimal(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
 
 
 def _percent(value: float | None) -> str:
