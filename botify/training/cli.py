@@ -80,7 +80,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--catalog",
         metavar="FILE",
         help="tracks JSONL: artists and genres as side features (i2i_cooc and ranker list every "
-        "track)",
+        "track) and for the evaluation's artist and genre diversity",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 

@@ -209,6 +209,7 @@ def run_evaluation(
     """Fit the configured models on the older sessions and score them on the newer ones.
 
     A ranking (``top_tracks``) is the ``top_pop`` baseline: it is not fitted, nor scored twice.
+    With ``settings.catalog``, the scores include the artist and genre diversity of the lists.
     """
     train_part, test_part = split_by_time(session_events(events), test_fraction)
     _say(
@@ -219,7 +220,16 @@ def run_evaluation(
     fitted = fit_models(train_part, dataclasses.replace(settings, models=lists))
     rng = np.random.default_rng(settings.seed)
     scored = {name: a for name, a in fitted.items() if isinstance(a, RecommendationLists)}
-    return evaluate(train_part, test_part, scored, k=k, rng=rng, threshold=settings.threshold)
+    catalog = None if settings.catalog is None else TrackCatalog.read(settings.catalog)
+    return evaluate(
+        train_part,
+        test_part,
+        scored,
+        k=k,
+        rng=rng,
+        threshold=settings.threshold,
+        catalog=catalog,
+    )
 
 
 def write_evaluation(results: Sequence[Scores], out: str | os.PathLike) -> Path:

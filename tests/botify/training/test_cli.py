@@ -148,3 +148,39 @@ def test_train_passes_the_catalog(small_log_dir, world, tmp_path):
     argv = ["train", "--logs", str(small_log_dir), "--out", str(out), "--quiet"]
     assert main([*argv, "--models", "i2i_cooc", "--catalog", str(catalog)]) == 0
     assert {r["track"] for r in _read(out / "i2i_cooc.jsonl")} == set(range(n))
+
+
+BEYOND = ("artist_diversity", "genre_diversity", "novelty", "popularity", "serendipity")
+
+
+def test_evaluate_prints_and_writes_the_beyond_accuracy_metrics(
+    small_log_dir, world, tmp_path, capsys
+):
+    catalog = tmp_path / "tracks.jsonl"
+    catalog.write_bytes(
+        b"".join(
+            orjson.dumps({"track": t, "artist": f"a{t % 40}", "title": "x", "genre": f"g{t % 6}"})
+            + b"\n"
+            for t in range(world.n_tracks)
+        )
+    )
+    argv = ["evaluate", "--logs", str(small_log_dir), *SMALL, "--quiet", "--k", "5"]
+    assert main([*argv, "--out", str(tmp_path / "a"), "--models", "i2i_cooc"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{m}@5" in out for m in BEYOND)
+    assert "n/a" in out and "without a catalog (--catalog FILE)" in out
+    rows = orjson.loads((tmp_path / "a" / "evaluation.json").read_bytes())
+    for row in rows:
+        assert row["artist_diversity"] is None and row["genre_diversity"] is None
+        assert row["notes"] and row["novelty"] > 0 and row["popularity"] > 0
+        assert 0 <= row["serendipity"] <= row["precision"]
+
+    argv += ["--out", str(tmp_path / "b"), "--models", "i2i_cooc", "--catalog", str(catalog)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert all(f"{m}@5" in out for m in BEYOND) and "n/a" not in out
+    rows = orjson.loads((tmp_path / "b" / "evaluation.json").read_bytes())
+    assert {row["model"] for row in rows} == {"top_pop", "random", "i2i_cooc"}
+    for row in rows:
+        assert 0 < row["artist_diversity"] <= 1 and 0 < row["genre_diversity"] <= 1
+        assert row["notes"] == []
