@@ -29,6 +29,7 @@ def test_train_writes_every_artifact_and_evaluates(small_log_dir, tmp_path, caps
         "ranker.jsonl",
         "multidae.jsonl",
         "als.jsonl",
+        "user_cf.jsonl",
         "evaluation.json",
     }
     top = _read(out / "top_tracks.jsonl")
@@ -40,6 +41,9 @@ def test_train_writes_every_artifact_and_evaluates(small_log_dir, tmp_path, caps
     for name in ("multidae", "als"):
         rows = _read(out / f"{name}.jsonl")
         assert all(set(r) == {"user", "tracks"} and len(r["tracks"]) == 50 for r in rows)
+    user_cf = _read(out / "user_cf.jsonl")  # only the tracks of positive score: at most 50
+    assert user_cf and all(set(r) == {"user", "tracks"} and 0 < len(r["tracks"]) <= 50
+                           for r in user_cf)
     table = orjson.loads((out / "evaluation.json").read_bytes())
     models = {(row["task"], row["model"]) for row in table}
     assert ("next", "ranker") in models and ("user", "random") in models

@@ -22,6 +22,7 @@ def test_training_notebook_executes(small_log_dir, tmp_path, monkeypatch):
         "ranker.jsonl",
         "multidae.jsonl",
         "als.jsonl",
+        "user_cf.jsonl",
     }
     outputs = "".join(
         o.get("text", "")
