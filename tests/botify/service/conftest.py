@@ -45,6 +45,14 @@ def loaded_redis(redis_client):
 
 
 @pytest.fixture()
+def tracks_file(tmp_path):
+    """A catalog file for the tests that run ``botify serve`` for real."""
+    from tests.botify.service.serving import write_tracks
+
+    return write_tracks(tmp_path)
+
+
+@pytest.fixture()
 def log_file(tmp_path):
     return tmp_path / "log" / "data.jsonl"
 

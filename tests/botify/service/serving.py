@@ -6,6 +6,21 @@ import sys
 from pathlib import Path
 
 from botify.service.process import ServiceProcess
+from botify.store.catalog import synthetic_records, write_records
+
+# The service's config.json in the tests that run it for real: two treatments and an A/A pair.
+SERVE_CONFIG = {
+    "DATA_LOG_FILE": "log/data.jsonl",
+    "EXPERIMENTS": {"STICKY_ARTIST": ["random", "sticky_artist"], "AA": ["random", "random"]},
+    "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
+}
+# Tracks of the catalog those tests load (200 tracks by 20 artists).
+N_TRACKS = 200
+
+
+def write_tracks(tmp_path: Path) -> Path:
+    """The catalog file of :data:`N_TRACKS` synthetic tracks."""
+    return write_records(tmp_path / "tracks.jsonl", synthetic_records(N_TRACKS, 20, rng=3))
 
 # `botify` through its real entry point; only the command modules this package tests are loaded, so
 # the test does not depend on other packages' commands.

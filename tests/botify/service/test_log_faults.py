@@ -19,22 +19,10 @@ import requests
 
 from botify.errors import BotifyError
 from botify.events import audit, iter_events, log_files
-from botify.store.catalog import synthetic_records, write_records
 from botify.store.redis_server import free_port, redis_server_binary
-from tests.botify.service.serving import ServeProcess
+from tests.botify.service.serving import N_TRACKS, SERVE_CONFIG, ServeProcess
 
-CONFIG = {
-    "DATA_LOG_FILE": "log/data.jsonl",
-    "RECOMMENDERS": {"random": {"type": "random"}, "sticky_artist": {"type": "sticky_artist"}},
-    "EXPERIMENTS": {"STICKY_ARTIST": ["random", "sticky_artist"]},
-    "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
-}
-N_TRACKS = 200
-
-
-@pytest.fixture()
-def tracks_file(tmp_path):
-    return write_records(tmp_path / "tracks.jsonl", synthetic_records(N_TRACKS, 20, rng=3))
+CONFIG = SERVE_CONFIG
 
 
 def post(session: requests.Session, url: str, user: int, track: int) -> requests.Response:

@@ -15,30 +15,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from botify.events import iter_events
-from botify.store.catalog import synthetic_records, write_records
-from tests.botify.service.serving import ServeProcess
+from tests.botify.service.serving import N_TRACKS, SERVE_CONFIG, ServeProcess
 from tests.botify.service.test_redis_outage import KillableRedis
 
 ROOT = Path(__file__).resolve().parents[3]
-CONFIG = {
-    "DATA_LOG_FILE": "log/data.jsonl",
-    "RECOMMENDERS": {"random": {"type": "random"}, "sticky_artist": {"type": "sticky_artist"}},
-    "EXPERIMENTS": {"STICKY_ARTIST": ["random", "sticky_artist"], "AA": ["random", "random"]},
-    "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
-    "CATALOG_CHECK_INTERVAL": 0,
-}
-N_TRACKS = 200
+CONFIG = {**SERVE_CONFIG, "CATALOG_CHECK_INTERVAL": 0}
 N = 60  # requests per endpoint
-
-
-@pytest.fixture()
-def tracks_file(tmp_path):
-    return write_records(tmp_path / "tracks.jsonl", synthetic_records(N_TRACKS, 20, rng=3))
 
 
 def scrape(url: str) -> dict[tuple[str, frozenset], float]:

@@ -14,33 +14,20 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import redis
 import requests
 
-from botify.store.catalog import load_catalog, synthetic_records, write_records
+from botify.store.catalog import load_catalog
 from botify.store.redis_server import free_port, redis_server_binary
-from tests.botify.service.serving import ServeProcess
+from tests.botify.service.serving import SERVE_CONFIG, ServeProcess
 
-CONFIG = {
-    "DATA_LOG_FILE": "log/data.jsonl",
-    "RECOMMENDERS": {"random": {"type": "random"}, "sticky_artist": {"type": "sticky_artist"}},
-    "EXPERIMENTS": {"STICKY_ARTIST": ["random", "sticky_artist"], "AA": ["random", "random"]},
-    "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
-    # Every request asks Redis for the catalog version, so every request meets the outage.
-    "CATALOG_CHECK_INTERVAL": 0,
-}
-N_TRACKS = 200
+# Every request asks Redis for the catalog version, so every request meets the outage.
+CONFIG = {**SERVE_CONFIG, "CATALOG_CHECK_INTERVAL": 0}
 CLIENTS = 32
 REQUESTS_EACH = 20
 # The whole burst must be over by then (640 requests); a worker that blocks on its retries needs
 # about 40 s for them, so the test fails in bounded time rather than hanging.
 BURST_DEADLINE = 15.0
-
-
-@pytest.fixture()
-def tracks_file(tmp_path):
-    return write_records(tmp_path / "tracks.jsonl", synthetic_records(N_TRACKS, 20, rng=3))
 
 
 class KillableRedis:

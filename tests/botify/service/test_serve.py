@@ -18,22 +18,15 @@ import requests
 
 from botify.events import iter_events
 from botify.experiments import Experiment
-from botify.store.catalog import synthetic_records, write_records
 from botify.store.redis_server import free_port, redis_server_binary
-from tests.botify.service.serving import ServeProcess, botify_command
+from tests.botify.service.serving import (
+    N_TRACKS,
+    SERVE_CONFIG,
+    ServeProcess,
+    botify_command,
+)
 
-CONFIG = {
-    "DATA_LOG_FILE": "log/data.jsonl",
-    "RECOMMENDERS": {"random": {"type": "random"}, "sticky_artist": {"type": "sticky_artist"}},
-    "EXPERIMENTS": {"STICKY_ARTIST": ["random", "sticky_artist"], "AA": ["random", "random"]},
-    "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
-}
-N_TRACKS = 200
-
-
-@pytest.fixture()
-def tracks_file(tmp_path):
-    return write_records(tmp_path / "tracks.jsonl", synthetic_records(N_TRACKS, 20, rng=3))
+CONFIG = SERVE_CONFIG
 
 
 def log_lines(workdir: Path) -> list[dict]:
