@@ -62,12 +62,12 @@ def log_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = [p for p in path.iterdir() if p.is_file() and _is_log_name(p.name)]
+            found = [p for p in path.iterdir() if p.is_file() and is_log_name(p.name)]
             if not found:
                 raise DataError(f"{path}: no log files in this directory")
             files.extend(sorted(found, key=_rotation_key))
         elif path.is_file():
-            if _is_log_name(path.name):
+            if is_log_name(path.name):
                 files.append(path)
             # A file written before per-process series existed, and the series beside it.
             files.extend(p for p in _series_of(path) if p != path)
@@ -79,7 +79,8 @@ def log_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return list(dict.fromkeys(files))  # a file named twice (a directory and its file) is read once
 
 
-def _is_log_name(name: str) -> bool:
+def is_log_name(name: str) -> bool:
+    """Whether a file of a log directory holds events (not a hidden file, not a ``.torn`` one)."""
     return not name.startswith(".") and not name.endswith(TORN_SUFFIX)
 
 
@@ -91,7 +92,7 @@ def _series_of(path: Path) -> list[Path]:
     stem = glob.escape(path.name[: -len(suffix)])
     found = [
         p for p in path.parent.glob(f"{stem}.*{suffix}*")
-        if p.is_file() and _is_log_name(p.name)
+        if p.is_file() and is_log_name(p.name)
         and (p.name.endswith(suffix) or p.name.rpartition(".")[2].isdigit())
     ]
     return sorted(found, key=_rotation_key)

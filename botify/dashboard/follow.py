@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from botify.events import TORN_SUFFIX
+from botify.events import is_log_name
 
 READ_LIMIT = 16 * 1024 * 1024
 """Bytes read from one file at one look at most (``more`` tells the reader to look again), so
@@ -25,10 +25,6 @@ class _Tracked:
     path: Path
     offset: int = 0
     missing: int = 0
-
-
-def _is_log_name(name: str) -> bool:
-    return not name.startswith(".") and not name.endswith(TORN_SUFFIX)
 
 
 class LogFollower:
@@ -52,7 +48,7 @@ class LogFollower:
             return [self.root]
         for directory, dirs, names in os.walk(self.root):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            found.extend(Path(directory) / name for name in sorted(names) if _is_log_name(name))
+            found.extend(Path(directory) / name for name in sorted(names) if is_log_name(name))
         return found
 
     def poll(self) -> list[bytes]:

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-import requests
-
-from botify.errors import BotifyError
-from botify.store.redis_server import free_port
+from botify.service.process import ChildProcess
 
 
-class DashboardProcess:
+class DashboardProcess(ChildProcess):
     """``botify dashboard`` on a free loopback port, following ``logs``.
 
     Args:
@@ -26,6 +19,9 @@ class DashboardProcess:
         experiment: only this experiment (default: every one, the newest shown).
     """
 
+    name = "botify dashboard"
+    ready_path = "/health"
+
     def __init__(
         self,
         logs: str | os.PathLike,
@@ -33,16 +29,17 @@ class DashboardProcess:
         config: str | os.PathLike | None = None,
         experiment: str | None = None,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.args = [sys.executable, "-m", "botify.cli", "dashboard", "--logs", str(logs),
-                     "--host", "127.0.0.1", "--port", str(self.port)]
-        if config is not None:
-            self.args += ["--config", str(config)]
-        if experiment is not None:
-            self.args += ["--experiment", experiment]
-        self.log_path = Path(log_path)
-        self.process: subprocess.Popen | None = None
+        super().__init__(log_path)
+        self.logs, self.config, self.experiment = logs, config, experiment
+
+    def _args(self) -> list[str]:
+        args = [sys.executable, "-m", "botify.cli", "dashboard", "--logs", str(self.logs),
+                "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.config is not None:
+            args += ["--config", str(self.config)]
+        if self.experiment is not None:
+            args += ["--experiment", self.experiment]
+        return args
 
     def start(self, timeout: float = 30) -> DashboardProcess:
         """Start it and wait until it answers.
@@ -50,36 +47,10 @@ class DashboardProcess:
         Raises:
             BotifyError: it exited or did not answer in time.
         """
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as output:
-            # Its own session, so a Ctrl-C reaches only the owner, which stops it.
-            self.process = subprocess.Popen(
-                self.args, stdout=output, stderr=output, stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BotifyError(f"botify dashboard exited at start; see {self.log_path}")
-            try:
-                if requests.get(self.url + "health", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise BotifyError(f"botify dashboard did not answer within {timeout:.0f} s; "
-                          f"see {self.log_path}")
+        self._spawn()
+        self._wait_ready(timeout)
+        return self
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 10) -> int:
         """SIGTERM, wait, kill if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        return super().stop(timeout)

@@ -129,7 +129,7 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
                       f"log in {out / 'service'}")
                 dashboard = DashboardProcess(out / "logs", out / "service" / "dashboard.log",
                                              config=out / "service" / "config.json").start()
-                print(f"dashboard at {dashboard.url} (the current day's experiment, live)",
+                print(f"dashboard at {dashboard.url}/ (the current day's experiment, live)",
                       flush=True)
             else:
                 service.reload(config)

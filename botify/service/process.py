@@ -1,4 +1,5 @@
-"""``botify serve`` as a child process: start it, reload its workers, stop it.
+"""``botify serve`` (and other botify commands) as a child process: start it, reload its
+workers, stop it.
 
 Used by ``botify experiment`` (and the tests) to run the real service, gunicorn and all, beside the
 code that drives it.
@@ -24,7 +25,92 @@ from botify.files import atomic_write_text
 from botify.store.redis_server import free_port
 
 
-class ServiceProcess:
+class ChildProcess:
+    """A botify command run as a child on a free loopback port, in its own session (so a Ctrl-C
+    reaches only the owner, which stops it): start it, wait until it answers, stop it.
+
+    Subclasses set :attr:`name`, :attr:`ready_path`, and give :meth:`_args`.
+
+    Args:
+        log_path: where the child's own output goes.
+    """
+
+    name = "botify"
+    ready_path = "/"  # answers 200 once the child serves
+
+    def __init__(self, log_path: str | os.PathLike) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(log_path)
+        self.process: subprocess.Popen | None = None
+
+    def _args(self) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _spawn(self, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as output:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                self._args(), cwd=cwd, env=env, stdout=output, stderr=output,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise BotifyError(f"{self.name} exited at start; see {self._log_hint()}")
+            try:
+                if requests.get(self.url + self.ready_path, timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise BotifyError(
+            f"{self.name} did not answer within {timeout:.0f} s; see {self._log_hint()}"
+        )
+
+    def _log_hint(self) -> str:
+        return f"{self.log_path}:\n{self.output[-2000:]}"
+
+    @property
+    def output(self) -> str:
+        """What the child has printed so far (its log of starts, stops and errors)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM (graceful), wait, kill it and its children if it hangs.
+
+        Returns:
+            The exit status (0 if it was not running).
+        """
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                child.kill()
+            self.process.kill()
+            self.process.wait()
+        status = self.process.returncode
+        self.process = None
+        return status
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class ServiceProcess(ChildProcess):
     """``botify serve`` on a free loopback port, configured by ``workdir/config.json``.
 
     Args:
@@ -37,6 +123,8 @@ class ServiceProcess:
         log_path: where the service's own output goes (default ``workdir/serve.log``).
     """
 
+    name = "botify serve"
+
     def __init__(
         self,
         workdir: str | os.PathLike,
@@ -47,21 +135,22 @@ class ServiceProcess:
         log_path: str | os.PathLike | None = None,
     ) -> None:
         self.workdir = Path(workdir)
+        super().__init__(log_path or self.workdir / "serve.log")
         self.workers = workers
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
         self.env.pop("REDIS_URL", None)
         if redis_url:
             self.env["REDIS_URL"] = redis_url
         self.env.update(env or {})
-        self.log_path = Path(log_path) if log_path else self.workdir / "serve.log"
-        self.process: subprocess.Popen | None = None
         self.write_config(config)
 
     def write_config(self, config: Mapping[str, Any]) -> None:
         """Write ``config.json`` (atomically); workers read it when they start."""
         atomic_write_text(self.workdir / "config.json", json.dumps(config, indent=2))
+
+    def _args(self) -> list[str]:
+        return [sys.executable, "-m", "botify.service.cli", "--port", str(self.port),
+                "--workers", str(self.workers)]
 
     def start(self, timeout: float = 60) -> ServiceProcess:
         """Start the service and wait until it answers ``GET /``.
@@ -69,58 +158,9 @@ class ServiceProcess:
         Raises:
             BotifyError: it exited or did not answer in time (with its output).
         """
-        args = [
-            sys.executable,
-            "-m",
-            "botify.service.cli",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-        ]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        output = open(self.log_path, "ab")  # noqa: SIM115 (closed below, the child keeps its copy)
-        try:
-            # Its own session, so a Ctrl-C reaches only the owner, which stops it gracefully.
-            self.process = subprocess.Popen(
-                args,
-                cwd=self.workdir,
-                env=self.env,
-                stdout=output,
-                stderr=output,
-                start_new_session=True,
-            )
-        finally:
-            output.close()
+        self._spawn(cwd=self.workdir, env=self.env)
         self._wait_ready(timeout)
         return self
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                raise BotifyError(f"botify serve exited at start; see {self._log_hint()}")
-            try:
-                if requests.get(self.url + "/", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise BotifyError(
-            f"botify serve did not answer within {timeout:.0f} s; see {self._log_hint()}"
-        )
-
-    def _log_hint(self) -> str:
-        return f"{self.log_path}:\n{self.output[-2000:]}"
-
-    @property
-    def output(self) -> str:
-        """What the service has printed so far (its log of starts, stops and errors)."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def worker_pids(self) -> set[int]:
         """The pids of the gunicorn workers (children of the service process)."""
@@ -153,30 +193,3 @@ class ServiceProcess:
                 return
             time.sleep(0.1)
         raise BotifyError(f"botify serve did not reload its workers within {timeout:.0f} s")
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM (graceful: every accepted event is flushed), wait, kill if it hangs.
-
-        Returns:
-            The exit status (0 if it was not running).
-        """
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            for child in psutil.Process(self.process.pid).children(recursive=True):
-                child.kill()
-            self.process.kill()
-            self.process.wait()
-        status = self.process.returncode
-        self.process = None
-        return status
-
-    def __enter__(self) -> ServiceProcess:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
