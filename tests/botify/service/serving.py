@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
+
+import redis
 
 from botify.service.process import ServiceProcess
 from botify.store.catalog import synthetic_records, write_records
+from botify.store.redis_server import free_port, redis_server_binary
 
 # The service's config.json in the tests that run it for real: two treatments and an A/A pair.
 SERVE_CONFIG = {
@@ -55,3 +61,41 @@ class ServeProcess(ServiceProcess):
             workdir, config, workers=workers, env=env,
             log_path=workdir.parent / f"{workdir.name}.serve.log",
         )
+
+
+class KillableRedis:
+    """A plain redis-server on a fixed loopback port that the test can kill and start again."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir
+        self.dir.mkdir()
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> KillableRedis:
+        self.process = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.dir),
+             "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                assert self.process.poll() is None, "redis-server exited at start"
+                try:
+                    client.ping()
+                    return self
+                except redis.ConnectionError:
+                    assert time.monotonic() < deadline, "redis-server did not answer in 10 s"
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: the outage, with no goodbye to the clients."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)

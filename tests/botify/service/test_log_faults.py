@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import threading
 import time
 
@@ -19,8 +18,7 @@ import requests
 
 from botify.errors import BotifyError
 from botify.events import audit, iter_events, log_files
-from botify.store.redis_server import free_port, redis_server_binary
-from tests.botify.service.serving import N_TRACKS, SERVE_CONFIG, ServeProcess
+from tests.botify.service.serving import N_TRACKS, SERVE_CONFIG, KillableRedis, ServeProcess
 
 CONFIG = SERVE_CONFIG
 
@@ -147,37 +145,21 @@ def test_sigkilled_worker_loses_no_answered_event(redis_server, redis_client, tr
 
 
 def test_redis_restarted_empty_reloads_the_catalog(tracks_file, tmp_path):
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-
-    def start_redis() -> subprocess.Popen:
-        process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp_path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = __import__("redis").Redis.from_url(url)
-        for _ in range(200):
-            try:
-                client.ping()
-                return process
-            except Exception:
-                time.sleep(0.02)
-        raise AssertionError("redis-server did not start")
+    store = KillableRedis(tmp_path / "redis")
+    url = store.url
 
     artifact = tmp_path / "top.jsonl"
     artifact.write_text("".join(json.dumps({"track": t, "score": 1.0 / (t + 1)}) + "\n"
                                 for t in range(20)))
-    redis_process = start_redis()
+    store.start()
     config = {**CONFIG, "REDIS_URL": url, "TRACKS_CATALOG": str(tracks_file),
               "ARTIFACTS": {"top_tracks": str(artifact)}, "CATALOG_CHECK_INTERVAL": 0.1}
     try:
         with ServeProcess(tmp_path / "serve", config, workers=2) as server:
             session = requests.Session()
             assert post(session, server.url, 1, 5).status_code == 200
-            redis_process.kill()
-            redis_process.wait(10)
-            redis_process = start_redis()  # empty: no persistence
+            store.kill()
+            store.start()  # empty: no persistence
             restarted = time.monotonic()
             time.sleep(0.2)  # past CATALOG_CHECK_INTERVAL: the workers' cached catalog is stale
             seen = []
@@ -203,8 +185,7 @@ def test_redis_restarted_empty_reloads_the_catalog(tracks_file, tmp_path):
             assert artifact_info(connect(url), "top_tracks")["count"] == 20
         assert "reloaded" in server.output and "Traceback" not in server.output
     finally:
-        redis_process.kill()
-        redis_process.wait(10)
+        store.kill()
 
 
 def test_an_unwritable_log_directory_is_one_clear_message(redis_server, tmp_path):

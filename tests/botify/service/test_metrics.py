@@ -19,8 +19,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from botify.events import iter_events
-from tests.botify.service.serving import N_TRACKS, SERVE_CONFIG, ServeProcess
-from tests.botify.service.test_redis_outage import KillableRedis
+from tests.botify.service.serving import N_TRACKS, SERVE_CONFIG, KillableRedis, ServeProcess
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = {**SERVE_CONFIG, "CATALOG_CHECK_INTERVAL": 0}

@@ -7,19 +7,15 @@ that the service answers again.
 
 from __future__ import annotations
 
-import signal
 import statistics
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import redis
 import requests
 
 from botify.store.catalog import load_catalog
-from botify.store.redis_server import free_port, redis_server_binary
-from tests.botify.service.serving import SERVE_CONFIG, ServeProcess
+from tests.botify.service.serving import SERVE_CONFIG, KillableRedis, ServeProcess
 
 # Every request asks Redis for the catalog version, so every request meets the outage.
 CONFIG = {**SERVE_CONFIG, "CATALOG_CHECK_INTERVAL": 0}
@@ -28,44 +24,6 @@ REQUESTS_EACH = 20
 # The whole burst must be over by then (640 requests); a worker that blocks on its retries needs
 # about 40 s for them, so the test fails in bounded time rather than hanging.
 BURST_DEADLINE = 15.0
-
-
-class KillableRedis:
-    """A plain redis-server on a fixed loopback port that the test can kill and start again."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.dir = workdir
-        self.dir.mkdir()
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> KillableRedis:
-        self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.dir),
-             "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                assert self.process.poll() is None, "redis-server exited at start"
-                try:
-                    client.ping()
-                    return self
-                except redis.ConnectionError:
-                    assert time.monotonic() < deadline, "redis-server did not answer in 10 s"
-                    time.sleep(0.02)
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        """SIGKILL: the outage, with no goodbye to the clients."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
 
 
 def burst(url: str, clients: int, each: int) -> tuple[list[tuple[float, int, dict | None]], float]:
