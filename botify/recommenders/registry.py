@@ -138,10 +138,3 @@ def build_recommenders(
     recommenders = _Recommenders(specs, context)
     context.recommenders = recommenders
     return {name: recommenders[name] for name in specs}
-
-
-def build_one(name: str, spec: Any, context: RecommenderContext) -> Recommender:
-    """Build the single recommender NAME from its config entry (its fallbacks must be in
-    ``context.recommenders``)."""
-    parsed = parse_spec(name, spec)
-    return parsed.cls(context, parsed.params)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from botify.recommenders.base import RecommenderContext
-from botify.recommenders.registry import build_one
+from botify.recommenders.sticky import StickyArtist
 from botify.store.catalog import RedisCatalog, load_catalog
 from sim.agents import (
     ConsoleAgent,
@@ -152,7 +152,7 @@ def test_botify_sticky_artist_in_process_matches_the_simulators(
     catalog = RedisCatalog(redis_client)
     catalog.sync()
     context = RecommenderContext(redis_client, catalog, {}, np.random.default_rng(0))
-    botify_sticky = build_one("sticky_artist", {"type": "sticky_artist"}, context)
+    botify_sticky = StickyArtist(context, StickyArtist.Params())
     starts = plan_sessions(small_world, 400, seed=10)
     served = run_episodes(small_world, RecommenderAgent(small_world, botify_sticky), starts)
     local = run_episodes(small_world, StickyArtistAgent(small_world, 1), starts)
