@@ -143,17 +143,24 @@ def _check_recommender(cls: type, what: str) -> None:
 
 
 def _check_model(cls: type, what: str) -> None:
-    from botify.store.artifacts import KINDS
-    from botify.training.model import NEEDS
+    from botify.training.model import NEEDS, model_kinds
 
+    kinds = model_kinds()
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ConfigError(f"{what}: {cls.__name__}.name must name its artifact (letters, digits, "
                           f"'_' or '-'), got {name!r}")
     kind = getattr(cls, "kind", None)
-    if kind not in KINDS:
-        raise ConfigError(f"{what}: {cls.__name__}.kind must be one of {', '.join(KINDS)}, got "
+    if kind not in kinds:
+        raise ConfigError(f"{what}: {cls.__name__}.kind must be one of {', '.join(kinds)}, got "
                           f"{kind!r}")
+    extra = getattr(cls, "extra", None) or {}
+    if not isinstance(extra, dict) or not all(
+        isinstance(n, str) and re.fullmatch(r"[A-Za-z0-9_-]+", n) and n != name and k in kinds
+        for n, k in extra.items()
+    ):
+        raise ConfigError(f"{what}: {cls.__name__}.extra must map further artifact names to kinds "
+                          f"({', '.join(kinds)}), got {extra!r}")
     needs = getattr(cls, "needs", ())
     if not isinstance(needs, tuple) or not set(needs) <= set(NEEDS):
         raise ConfigError(f"{what}: {cls.__name__}.needs must be a tuple of {', '.join(NEEDS)}, "

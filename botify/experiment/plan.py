@@ -332,6 +332,7 @@ def check_plan(plan: Plan, configured: Mapping[str, Any] | None = None) -> None:
     from botify.recommenders.registry import check_specs
     from botify.recommenders.registry import configured as with_builtins
     from botify.registry import MODELS
+    from botify.training.model import outputs
 
     for directory in reversed(plugin_paths(plan)):
         if directory not in sys.path:
@@ -353,7 +354,7 @@ def check_plan(plan: Plan, configured: Mapping[str, Any] | None = None) -> None:
                 if ":" in model and model not in checked:  # a plugin: its contract, now
                     _check_plugin_model(cls, model, where)
                     checked.add(model)
-                produced[cls.name] = cls.kind
+                produced.update(outputs(cls))
         for i, arm in enumerate(day.arms):
             where = f"{file}: days[{index}].arms[{i}]"
             if arm not in specs:

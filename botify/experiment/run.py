@@ -233,6 +233,7 @@ def train_and_load(day: Day, out: Path, client, world_dir: Path, seed: int) -> N
     """
     from botify.events import read_events
     from botify.store.artifacts import load_artifact
+    from botify.training.artifacts import JSONL_SUFFIX
     from botify.training.pipeline import TrainSettings, train
 
     logs = [out / "logs" / f"day{number}" for number in day.train.logs]
@@ -243,6 +244,9 @@ def train_and_load(day: Day, out: Path, client, world_dir: Path, seed: int) -> N
                              catalog=world_dir / "tracks.jsonl")
     written = train(events, out / "models", settings)
     for name, path in written.items():
+        if path.suffix != JSONL_SUFFIX:  # embeddings: read from the file, not served from Redis
+            print(f"wrote {name}: {path}")
+            continue
         result = load_artifact(client, name, path)
         print(f"loaded {name}: {result}")
 

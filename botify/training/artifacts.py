@@ -5,7 +5,9 @@ Formats (loaded by ``botify load recs NAME FILE``):
 - ranking: ``{"track": int, "score": float}`` per line, in descending score order;
 - per-track: ``{"track": int, "recommendations": [int, ...], "weights": [float, ...]}`` (weights
   optional);
-- per-user: ``{"user": int, "tracks": [int, ...]}`` in relevance order.
+- per-user: ``{"user": int, "tracks": [int, ...]}`` in relevance order;
+- embeddings: ``OUT/<name>.npy``, a 2-D float32 array whose row ``t`` is track ``t``'s vector (zeros
+  for a track the model has none for), for recommenders that score at request time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ import orjson
 from botify.errors import DataError
 from botify.files import atomic_open
 from botify.store.artifacts import PER_TRACK, PER_USER, RANKING
+
+EMBEDDINGS = "embeddings"
+JSONL_SUFFIX = ".jsonl"
+NPY_SUFFIX = ".npy"
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,75 @@ class RecommendationLists:
             else:
                 weights = [round(w, 6) for w in self.weights[i].tolist()]
                 yield {"track": key, "recommendations": items, "weights": weights}
+
+
+@dataclass(frozen=True)
+class ItemEmbeddings:
+    """One float32 vector per track (an artifact of kind ``embeddings``).
+
+    Attributes:
+        vectors: ``(max track id + 1, dim)`` float32; row ``t`` is track ``t``'s vector.
+        tracks: the track ids the model learned a vector for (the other rows are zero).
+    """
+
+    vectors: np.ndarray
+    tracks: np.ndarray
+
+    kind: ClassVar[str] = EMBEDDINGS
+
+    def __post_init__(self) -> None:
+        vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
+        if vectors.ndim != 2:
+            raise ValueError(f"embeddings must be 2-D, got shape {vectors.shape}")
+        object.__setattr__(self, "vectors", vectors)
+        object.__setattr__(self, "tracks", np.asarray(self.tracks, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    @classmethod
+    def of(cls, track_ids: np.ndarray, vectors: np.ndarray) -> ItemEmbeddings:
+        """Embeddings from one vector per id (row ``i`` of ``vectors`` is ``track_ids[i]``'s)."""
+        track_ids = np.asarray(track_ids, dtype=np.int64)
+        rows = int(track_ids.max()) + 1 if len(track_ids) else 0
+        dense = np.zeros((rows, vectors.shape[1]), dtype=np.float32)
+        dense[track_ids] = vectors
+        return cls(dense, np.sort(track_ids))
+
+
+ARTIFACT_TYPES = (RankedTracks, RecommendationLists, ItemEmbeddings)
+
+
+def artifact_path(out: str | os.PathLike, name: str, kind: str) -> Path:
+    """Where ``botify train`` writes the artifact ``name`` of ``kind`` under ``out``."""
+    return Path(out) / f"{name}{NPY_SUFFIX if kind == EMBEDDINGS else JSONL_SUFFIX}"
+
+
+def write_artifact(out: str | os.PathLike, name: str, artifact) -> Path:
+    """Write the artifact ``name`` under ``out`` atomically (:func:`artifact_path`); its path."""
+    path = artifact_path(out, name, artifact.kind)
+    if artifact.kind == EMBEDDINGS:
+        return _atomic_write(path, lambda handle: np.save(handle, artifact.vectors))
+    return write_jsonl(path, artifact.records())
+
+
+def read_embeddings(path: str | os.PathLike) -> np.ndarray:
+    """An embeddings artifact (``.npy``): its float32 matrix.
+
+    Raises:
+        DataError: unreadable, not a 2-D float32 array, or not finite.
+    """
+    path = Path(path)
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .npy array ({exc})") from None
+    if vectors.dtype != np.float32 or vectors.ndim != 2:
+        raise DataError(f"{path}: embeddings must be a 2-D float32 array, got {vectors.dtype} of "
+                        f"shape {vectors.shape}")
+    if not np.isfinite(vectors).all():
+        raise DataError(f"{path}: embeddings hold NaN or infinite values")
+    return vectors
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> Path:

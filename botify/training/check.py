@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from botify.errors import BotifyError, ConfigError, DataError
 from botify.store.artifacts import PER_USER, RANKING
 
@@ -96,11 +98,14 @@ def contract(
     model: str | type, out: str | Path | None = None, settings: TrainSettings | None = None
 ) -> Iterator[Passed]:
     """The checks of :func:`check_model`, yielded as they pass."""
+    from botify.training.model import outputs
+
     cls, label = _resolve(model)
     needs = tuple(getattr(cls, "needs", ()))
     yield Passed(
         "resolve",
-        f"{label} is {cls.__module__}.{cls.__qualname__}: artifact {cls.name!r}, kind {cls.kind}, "
+        f"{label} is {cls.__module__}.{cls.__qualname__}: "
+        f"{', '.join(f'artifact {n!r}, kind {k}' for n, k in outputs(cls).items())}, "
         f"needs {', '.join(needs) or 'nothing'}",
     )
     settings = small_settings() if settings is None else settings
@@ -149,47 +154,74 @@ def _data(needs: tuple[str, ...]) -> Iterator[tuple[TrainData, str]]:
 def _fit_write_read(
     cls: type, settings: TrainSettings, data: TrainData, where: str, out: Path, kept: bool
 ) -> Iterator[Passed]:
-    from botify.store.artifacts import iter_artifact
-    from botify.training.model import describe_failure
-    from botify.training.pipeline import fit_model, write_artifact
+    from botify.training.artifacts import write_artifact
+    from botify.training.model import describe_failure, outputs
+    from botify.training.pipeline import fit_model
 
     started = time.perf_counter()
     try:
-        _, artifact = fit_model(cls, settings, data)
+        _, artifacts = fit_model(cls, settings, data)
     except BotifyError as exc:  # fit_model says where the model's own code failed
         raise ContractError(f"fit {where}", str(exc)) from None
     sessions = data.sessions
+    rows = ", ".join(f"{name} {len(artifact)}" for name, artifact in artifacts.items())
     yield Passed(
         f"fit {where}",
-        f"{len(artifact)} rows in {time.perf_counter() - started:.2f} s (synthetic log: "
+        f"{rows} rows in {time.perf_counter() - started:.2f} s (synthetic log: "
         f"{len(sessions)} events, {sessions['user'].nunique()} users, "
         f"{sessions['track'].nunique()} tracks)",
     )
 
-    try:
-        path = write_artifact(out, cls.name, artifact)
-    except Exception as exc:  # records() is the model's too
-        raise ContractError(f"write {where}", describe_failure(exc)) from None
-    lines = len(path.read_bytes().splitlines())
-    yield Passed(f"write {where}", f"{lines} lines to {path if kept else path.name}")
+    paths = {}
+    for name, artifact in artifacts.items():
+        try:
+            paths[name] = write_artifact(out, name, artifact)
+        except Exception as exc:  # records() is the model's too
+            raise ContractError(f"write {where}", describe_failure(exc)) from None
+    yield Passed(f"write {where}", ", ".join(
+        f"{path.stat().st_size} bytes to {path if kept else path.name}" for path in paths.values()
+    ))
 
     users = set(sessions["user"].tolist())
     tracks = set(sessions["track"].tolist())
     if data.catalog is not None:
         tracks |= set(data.catalog.tracks.ids.tolist())
     known = "log or catalog" if data.catalog is not None else "log"
+    read = [_read_back(paths[name], kind, users, tracks, known, where)
+            for name, kind in outputs(cls).items()]
+    yield Passed(f"read {where}", "; ".join(read))
+
+
+def _read_back(path: Path, kind: str, users: set, tracks: set, known: str, where: str) -> str:
+    """Read one written artifact as the service (or a recommender) would; what it holds."""
+    from botify.store.artifacts import iter_artifact
+    from botify.training.artifacts import EMBEDDINGS, read_embeddings
+
+    if kind == EMBEDDINGS:
+        try:
+            vectors = read_embeddings(path)
+        except DataError as exc:
+            raise ContractError(f"read {where}", str(exc)) from None
+        learned = set(np.flatnonzero(np.abs(vectors).sum(axis=1) > 0).tolist())
+        unknown = next(iter(sorted(learned - tracks)), None)
+        if unknown is not None:
+            raise ContractError(f"read {where}", f"{path}: row {unknown} has a vector but is not "
+                                f"a {known} track")
+        if not learned:
+            raise ContractError(f"read {where}", f"{path}: every row is zero")
+        return f"{vectors.shape[0]} x {vectors.shape[1]} float32 embeddings, {len(learned)} tracks"
     try:
         records = list(iter_artifact(path))
     except DataError as exc:
         raise ContractError(f"read {where}", str(exc)) from None
-    for number, (kind, key, value) in enumerate(records, start=1):
-        problem = _bad_record(cls.kind, kind, key, value, users, tracks, known)
+    for number, (found, key, value) in enumerate(records, start=1):
+        problem = _bad_record(kind, found, key, value, users, tracks, known)
         if problem is not None:
             raise ContractError(f"read {where}", f"{path}:{number}: {problem}")
-    whose = f"users from the log, tracks from the {known}" if cls.kind == PER_USER else (
+    whose = f"users from the log, tracks from the {known}" if kind == PER_USER else (
         f"tracks from the {known}"
     )
-    yield Passed(f"read {where}", f"{len(records)} {cls.kind} records, {whose}")
+    return f"{len(records)} {kind} records, {whose}"
 
 
 def _bad_record(

@@ -12,15 +12,19 @@ import path ``module:Class``. It declares:
   ``--catalog``);
 - ``default`` (optional, default True): whether ``botify train`` and ``botify evaluate`` train it
   when ``--models`` is not given (the cosine ranker, a variant to compare, is False);
+- ``extra`` (optional, default none): further artifacts one fit writes, name -> kind (a sequential
+  model's per-user lists and item embeddings beside its per-track lists); the kinds include
+  ``embeddings`` (:class:`~botify.training.artifacts.ItemEmbeddings`, ``OUT/<name>.npy``);
 
 is built as ``cls(settings)`` from the :class:`~botify.training.pipeline.TrainSettings`, and
 ``fit(data)`` on a :class:`TrainData` returns the artifact: a
 :class:`~botify.training.artifacts.RankedTracks` (kind ``ranking``) or a
-:class:`~botify.training.artifacts.RecommendationLists` of its kind. The built-ins subclass
-:class:`ModelBase` and keep what they fitted in ``estimator`` (loss curves, ``save``); a model need
-not. ``botify check model NAME`` (:func:`botify.training.check.check_model`) runs the contract on a
-model: fitted on a small synthetic log, written as ``botify train`` writes it, read back as
-``botify load recs`` reads it.
+:class:`~botify.training.artifacts.RecommendationLists` of its kind; a model with ``extra``
+returns a dict of every artifact it declares (:func:`outputs`), name -> artifact. The built-ins
+subclass :class:`ModelBase` and keep what they fitted in ``estimator`` (loss curves, ``save``); a
+model need not. ``botify check model NAME`` (:func:`botify.training.check.check_model`) runs the
+contract on a model: fitted on a small synthetic log, written as ``botify train`` writes it, read
+back as ``botify load recs`` reads it.
 """
 
 from __future__ import annotations
@@ -92,25 +96,51 @@ def default_models() -> list[str]:
     return [name for name, cls in MODELS.builtins.items() if getattr(cls, "default", True)]
 
 
-def check_artifact(cls: type, artifact: Any, what: str) -> None:
-    """Raise unless ``artifact`` is what a model of class ``cls`` must return from ``fit``.
+def model_kinds() -> tuple[str, ...]:
+    """The kinds a model's artifacts may have: the store's, and ``embeddings``."""
+    from botify.store.artifacts import KINDS
+    from botify.training.artifacts import EMBEDDINGS
+
+    return (*KINDS, EMBEDDINGS)
+
+
+def outputs(cls: type) -> dict[str, str]:
+    """Every artifact a model class writes, name -> kind: its own, then its ``extra`` ones."""
+    return {cls.name: cls.kind, **dict(getattr(cls, "extra", None) or {})}
+
+
+def check_artifacts(cls: type, result: Any, what: str) -> dict[str, Any]:
+    """The artifacts ``fit`` returned, name -> artifact, if they are what ``cls`` declares.
 
     Raises:
-        ConfigError: not a ``RankedTracks`` or ``RecommendationLists``, or not of the declared kind.
+        ConfigError: not an artifact class of ``botify.training.artifacts`` (or, for a model with
+            ``extra``, not a dict of exactly its declared names), or not of the declared kind.
     """
-    from botify.errors import ConfigError
-    from botify.training.artifacts import RankedTracks, RecommendationLists
+    from collections.abc import Mapping
 
-    if not isinstance(artifact, RankedTracks | RecommendationLists):
-        raise ConfigError(
-            f"{what}: fit() returned {type(artifact).__name__}, not a RankedTracks or "
-            "RecommendationLists (botify.training.artifacts)"
-        )
-    if artifact.kind != cls.kind:
-        raise ConfigError(
-            f"{what}: {cls.__name__}.kind is {cls.kind!r} but fit() returned a {artifact.kind} "
-            "artifact"
-        )
+    from botify.errors import ConfigError
+    from botify.training.artifacts import ARTIFACT_TYPES
+
+    declared = outputs(cls)
+    if len(declared) == 1 and not (isinstance(result, Mapping) and set(result) == set(declared)):
+        result = {cls.name: result}
+    elif not isinstance(result, Mapping) or set(result) != set(declared):
+        got = sorted(result) if isinstance(result, Mapping) else type(result).__name__
+        raise ConfigError(f"{what}: fit() must return a dict of the artifacts "
+                          f"{', '.join(declared)}, got {got}")
+    *first, last = (t.__name__ for t in ARTIFACT_TYPES)
+    types = f"{', '.join(first)} or {last}"
+    for name, kind in declared.items():
+        artifact = result[name]
+        of = "" if len(declared) == 1 else f" for {name!r}"
+        if not isinstance(artifact, ARTIFACT_TYPES):
+            raise ConfigError(f"{what}: fit() returned {type(artifact).__name__}{of}, not a "
+                              f"{types} (botify.training.artifacts)")
+        if artifact.kind != kind:
+            declaration = "kind" if name == cls.name else f"extra[{name!r}]"
+            raise ConfigError(f"{what}: {cls.__name__}.{declaration} is {kind!r} but fit() "
+                              f"returned a {artifact.kind} artifact{of}")
+    return {name: result[name] for name in declared}
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -21,10 +21,11 @@ from botify.errors import BotifyError, ConfigError, DataError
 from botify.registry import MODELS
 from botify.store.artifacts import RANKING
 from botify.training.artifacts import (
+    ItemEmbeddings,
     RankedTracks,
     RecommendationLists,
+    write_artifact,
     write_json,
-    write_jsonl,
 )
 from botify.training.catalog import TrackCatalog
 from botify.training.dataset import POSITIVE_THRESHOLD, session_events, split_by_time
@@ -32,9 +33,10 @@ from botify.training.evaluation import Scores, evaluate, to_json
 from botify.training.model import (
     CATALOG,
     TrainData,
-    check_artifact,
+    check_artifacts,
     default_models,
     describe_failure,
+    outputs,
 )
 from botify.training.names import EVALUATION_FILE, TORCH_THREADS
 
@@ -87,13 +89,14 @@ class TrainSettings:
         specs: dict[str, str] = {}
         for spec in self.models:
             cls = MODELS.get(spec)
-            if cls.name in specs:
-                raise ConfigError(
-                    f"models {specs[cls.name]!r} and {spec!r} both write the artifact {cls.name!r}"
-                )
+            for name in outputs(cls):
+                if name in specs:
+                    raise ConfigError(
+                        f"models {specs[name]!r} and {spec!r} both write the artifact {name!r}"
+                    )
+                specs[name] = spec
             if CATALOG in getattr(cls, "needs", ()) and self.catalog is None:
                 raise ConfigError(f"model {spec!r} needs the tracks catalog (--catalog FILE)")
-            specs[cls.name] = spec
             self.model_classes[cls.name] = cls
         if not 0.0 <= self.threshold < 1.0:
             raise DataError(f"the threshold must be in [0, 1), got {self.threshold}")
@@ -111,14 +114,16 @@ class TrainSettings:
         return {**kwargs, **extra}
 
 
-Artifact = RankedTracks | RecommendationLists
+Artifact = RankedTracks | RecommendationLists | ItemEmbeddings
 
 
-def fit_model(cls: type, settings: TrainSettings, data: TrainData) -> tuple[Any, Artifact]:
+def fit_model(
+    cls: type, settings: TrainSettings, data: TrainData
+) -> tuple[Any, dict[str, Artifact]]:
     """Build ``cls(settings)`` and fit it on ``data``.
 
     Returns:
-        The fitted model and its artifact.
+        The fitted model and its artifacts, name -> artifact (its own first, then its ``extra``).
 
     Raises:
         ConfigError: the model needs the catalog and ``data`` has none, or its artifact is not of
@@ -130,14 +135,13 @@ def fit_model(cls: type, settings: TrainSettings, data: TrainData) -> tuple[Any,
         raise ConfigError(f"{what} needs the tracks catalog (--catalog FILE)")
     try:
         model = cls(settings)
-        artifact = model.fit(data)
+        result = model.fit(data)
     except BotifyError:
         raise
     except Exception as exc:  # a model's own failure: one line saying where, not a traceback
         raise DataError(f"{what} ({cls.__module__}.{cls.__qualname__}) failed: "
                         f"{describe_failure(exc)}") from None
-    check_artifact(cls, artifact, what)
-    return model, artifact
+    return model, check_artifacts(cls, result, what)
 
 
 def fit_models(
@@ -152,29 +156,25 @@ def fit_models(
         sessions: the output of ``dataset.session_events``.
         settings: what to train.
         on_artifact: called with each artifact as soon as its model is trained.
-        fitted: if given, receives each fitted model under its artifact's name (the built-ins keep
-            their algorithm in ``estimator``: loss curves, ``save``, ...).
+        fitted: if given, receives each fitted model under its own artifact's name (the built-ins
+            keep their algorithm in ``estimator``: loss curves, ``save``, ...).
 
     Returns:
-        Artifact name to its ranking or lists.
+        Artifact name to its ranking, lists or embeddings (a model with ``extra`` writes several).
     """
     catalog = None if settings.catalog is None else TrackCatalog.read(settings.catalog)
     data = TrainData(sessions, catalog)
     artifacts: dict[str, Artifact] = {}
     for name, cls in settings.model_classes.items():
-        model, artifact = fit_model(cls, settings, data)
+        model, written = fit_model(cls, settings, data)
         if fitted is not None:
             fitted[name] = model
-        artifacts[name] = artifact
-        _say(settings, f"{name}: {len(artifact)} rows")
-        if on_artifact is not None:
-            on_artifact(name, artifact)
+        for artifact_name, artifact in written.items():
+            artifacts[artifact_name] = artifact
+            _say(settings, f"{artifact_name}: {len(artifact)} rows")
+            if on_artifact is not None:
+                on_artifact(artifact_name, artifact)
     return artifacts
-
-
-def write_artifact(out: str | os.PathLike, name: str, artifact: Artifact) -> Path:
-    """Write ``OUT/<name>.jsonl`` atomically (what ``botify load recs`` reads); its path."""
-    return write_jsonl(Path(out) / f"{name}.jsonl", artifact.records())
 
 
 def train(
@@ -183,7 +183,7 @@ def train(
     settings: TrainSettings,
     fitted: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Train on all the events and write ``OUT/<name>.jsonl`` for each configured model.
+    """Train on all the events and write each configured model's artifacts under ``out``.
 
     Each file is written atomically as soon as its model is trained. ``fitted`` receives the
     fitted models (see :func:`fit_models`).

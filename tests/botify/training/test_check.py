@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
@@ -77,7 +78,7 @@ BROKEN = {
         "class Broken:\n    name = 'broken'\n    def __init__(self, settings): pass\n"
         "    def fit(self, data): pass\n",
         "resolve",
-        "Broken.kind must be one of per_user, per_track, ranking, got None",
+        "Broken.kind must be one of per_user, per_track, ranking, embeddings, got None",
     ),
     "bad-name": (
         "class Broken:\n    name = 'a b'\n    kind = 'per_user'\n"
@@ -98,7 +99,7 @@ BROKEN = {
     "not-an-artifact": (
         HEAD + "        return {int(t): [] for t in tracks}\n",
         "fit without the catalog",
-        "fit() returned dict, not a RankedTracks or RecommendationLists",
+        "fit() returned dict, not a RankedTracks, RecommendationLists or ItemEmbeddings",
     ),
     "wrong-kind": (
         HEAD + "        return RecommendationLists(PER_USER, tracks, [tracks[:3]] * n)\n",
@@ -114,6 +115,18 @@ BROKEN = {
         HEAD + "        return RecommendationLists(PER_TRACK, tracks, [np.array([10**6])] * n)\n",
         "read without the catalog",
         "jsonl:1: lists track 1000000, not a log track",
+    ),
+    "extra-not-a-dict": (
+        HEAD.replace("PER_TRACK\n", 'PER_TRACK\n    extra = {"broken_user": PER_USER}\n', 1)
+        + "        return RecommendationLists(PER_TRACK, tracks, [tracks[:3]] * n)\n",
+        "fit without the catalog",
+        "fit() must return a dict of the artifacts broken, broken_user, got RecommendationLists",
+    ),
+    "extra-bad-kind": (
+        HEAD.replace("PER_TRACK\n", 'PER_TRACK\n    extra = {"more": "vectors"}\n', 1)
+        + "        pass\n",
+        "resolve",
+        "Broken.extra must map further artifact names to kinds",
     ),
     "repeated-key": (
         HEAD + "        keys = np.repeat(tracks[:2], 2)\n"
@@ -227,6 +240,56 @@ def test_train_refuses_a_broken_plugin_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith("botify train: error: ") and message in err
     assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+TWO_WAYS = '''
+"""Per-track lists, per-user lists and embeddings from one fit: tracks by id order."""
+
+import numpy as np
+
+from botify.store.artifacts import PER_TRACK, PER_USER
+from botify.training.artifacts import ItemEmbeddings, RecommendationLists
+
+
+class TwoWays:
+    name = "two_i2i"
+    kind = PER_TRACK
+    extra = {"two_user": PER_USER, "two_vectors": "embeddings"}
+
+    def __init__(self, settings):
+        pass
+
+    def fit(self, data):
+        tracks = np.unique(data.sessions["track"].to_numpy())
+        users = np.unique(data.sessions["user"].to_numpy())
+        return {
+            "two_user": RecommendationLists(PER_USER, users, [tracks[:5]] * len(users)),
+            "two_i2i": RecommendationLists(PER_TRACK, tracks, [tracks[:5]] * len(tracks)),
+            "two_vectors": ItemEmbeddings.of(tracks, np.ones((len(tracks), 4))),
+        }
+'''
+
+
+def test_a_model_with_several_artifacts(plugins, small_log_dir, tmp_path, capsys):
+    plugins("two_ways", TWO_WAYS)
+    assert main(["check", "model", "two_ways:TwoWays"]) == 0
+    out = capsys.readouterr().out
+    assert "artifact 'two_user', kind per_user, artifact 'two_vectors', kind embeddings" in out
+    assert "float32 embeddings" in out and "per_user records" in out
+    models = tmp_path / "o"
+    argv = ["train", "--logs", str(small_log_dir), "--out", str(models), "--quiet"]
+    assert main([*argv, "--models", "two_ways:TwoWays"]) == 0
+    assert sorted(p.name for p in models.iterdir()) == [
+        "two_i2i.jsonl", "two_user.jsonl", "two_vectors.npy"
+    ]
+    vectors = np.load(models / "two_vectors.npy")
+    tracks = {key for _, key, _ in iter_artifact(models / "two_i2i.jsonl")}
+    assert vectors.dtype == np.float32 and vectors.shape == (max(tracks) + 1, 4)
+    assert set(np.flatnonzero(vectors.sum(axis=1)).tolist()) == tracks
+    assert main([*argv, "--models", "two_ways:TwoWays", "i2i_cooc"]) == 0
+    argv = ["train", "--logs", str(small_log_dir), "--out", str(models), "--quiet"]
+    assert main([*argv, "--models", "two_ways:TwoWays", "two_ways:TwoWays"]) == 2
+    assert "both write the artifact 'two_i2i'" in capsys.readouterr().err
 
 
 NEEDS_CATALOG = '''

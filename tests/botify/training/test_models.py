@@ -59,7 +59,8 @@ def test_two_models_cannot_write_one_artifact():
 def _fit(name, holdout, seed=0):
     """(model, artifact): the model fitted on the training part."""
     settings = TrainSettings(models=[name], seed=seed, **SMALL)
-    return fit_model(MODELS.get(name), settings, TrainData(holdout[0]))
+    model, artifacts = fit_model(MODELS.get(name), settings, TrainData(holdout[0]))
+    return model, artifacts[name]
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,8 @@ def _two_groups():
 
 def _fit(sessions, **settings):
     settings = TrainSettings(models=["user_cf"], progress=False, **settings)
-    return fit_model(MODELS.get("user_cf"), settings, TrainData(sessions))
+    model, artifacts = fit_model(MODELS.get("user_cf"), settings, TrainData(sessions))
+    return model, artifacts["user_cf"]
 
 
 def test_registered_per_user_and_trained_by_default():
