@@ -58,6 +58,10 @@ class TrainSettings:
             (both variants).
         multidae: extra keyword arguments of :class:`~botify.training.multidae.MultiDAE`.
         als: extra keyword arguments of :class:`~botify.training.als.ALS`.
+        user_cf: extra keyword arguments of :class:`~botify.training.models.user_cf.UserCF`.
+        sasrec: extra keyword arguments of the SASRec model (``botify.training.sasrec``).
+        hybrid_mf: extra keyword arguments of the factorization with side features
+            (``botify.training.hybrid_mf``).
         threads: PyTorch and ALS threads.
         progress: show progress bars and per-model lines on stderr.
         catalog: the tracks catalog (JSONL) as side features: with it, ``i2i_cooc`` lists every
@@ -77,6 +81,9 @@ class TrainSettings:
     ranker: dict[str, Any] = field(default_factory=dict)
     multidae: dict[str, Any] = field(default_factory=dict)
     als: dict[str, Any] = field(default_factory=dict)
+    user_cf: dict[str, Any] = field(default_factory=dict)
+    sasrec: dict[str, Any] = field(default_factory=dict)
+    hybrid_mf: dict[str, Any] = field(default_factory=dict)
     threads: int = TORCH_THREADS
     progress: bool = True
     catalog: str | os.PathLike | None = None

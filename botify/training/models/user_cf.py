@@ -170,8 +170,8 @@ class UserCFModel(ModelBase):
 
     def fit(self, data: TrainData) -> RecommendationLists:
         settings = self.settings
-        kwargs = {"k": getattr(settings, "user_k", 50), "progress": settings.progress}
-        cf = UserCF(**{**kwargs, **getattr(settings, "user_cf", {})})
+        kwargs = {"k": settings.user_k, "progress": settings.progress}
+        cf = UserCF(**{**kwargs, **settings.user_cf})
         try:
             self.estimator = cf.fit(data.sessions)
             return self.estimator.recommendations()
