@@ -29,6 +29,7 @@ the output directory and whether the oracle replays the analyzed days::
 
     [analysis]
     alpha = 0.05
+    offline = true               # score the trained models offline beside their online effects
 
 Every problem is reported with the file and the key path (``days[1].arms[1]: 'mine' is not a
 configured recommender``) before anything starts.
@@ -96,6 +97,7 @@ class Analysis:
     metrics: tuple[str, ...] | None = None
     pre: tuple[int, ...] = ()
     correction: str = "holm"
+    offline: bool = True
 
 
 @dataclass(frozen=True)
@@ -285,7 +287,7 @@ def _day(reader: _Reader, number: int) -> Day:
 def _analysis(reader: _Reader, days: tuple[Day, ...]) -> Analysis:
     from botify.analysis import columns as col
 
-    reader.only("alpha", "metrics", "pre", "correction")
+    reader.only("alpha", "metrics", "pre", "correction", "offline")
     alpha = float(reader.get("alpha", (float, int), 0.05))
     if not 0 < alpha < 1:
         raise reader.error(f"must be between 0 and 1, got {alpha}", "alpha")
@@ -307,7 +309,7 @@ def _analysis(reader: _Reader, days: tuple[Day, ...]) -> Analysis:
     if correction not in CORRECTIONS:
         raise reader.error(f"must be one of {', '.join(CORRECTIONS)}, got {correction!r}",
                            "correction")
-    return Analysis(alpha, metrics, tuple(pre), correction)
+    return Analysis(alpha, metrics, tuple(pre), correction, reader.get("offline", bool, True))
 
 
 def plugin_paths(plan: Plan) -> list[str]:

@@ -137,11 +137,22 @@ def _number(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 3)
 
 
-def write_summary(plan: Plan, reports: dict[int, dict[str, Any]], out: Path) -> str:
+def write_summary(
+    plan: Plan,
+    reports: dict[int, dict[str, Any]],
+    out: Path,
+    offline: dict[int, dict[str, Any]] | None = None,
+    reads: dict[str, dict[str, str]] | None = None,
+) -> str:
     """Write ``OUT/summary.json`` and ``OUT/summary.md``: every day, its arms and, for analyzed
-    days, their mean session time, effect and oracle share. Returns the Markdown."""
+    days, their mean session time, effect and oracle share; with ``offline`` (the offline scores
+    of each training step, by day) and ``reads`` (the artifacts of each arm), the trained arms'
+    offline scores beside their effects (:mod:`botify.experiment.offline`). Returns the
+    Markdown."""
+    from botify.experiment import offline as versus
     from botify.files import atomic_write_text
 
+    offline = offline or {}
     days = []
     lines = [f"# {plan.path.name}: run summary", ""]
     for day in plan.days:
@@ -168,6 +179,12 @@ def write_summary(plan: Plan, reports: dict[int, dict[str, Any]], out: Path) -> 
                 f"| {_decimal(row.get('percent_of_oracle'))} |"
             )
         lines.append("")
+        trained = [number for number in offline if number <= day.number]
+        if trained:
+            comparison = versus.against_online(arms, reads or {}, offline[max(trained)],
+                                               control=day.arms[0])
+            days[-1]["offline_vs_online"] = comparison
+            lines += versus.markdown(comparison, trained_before=max(trained))
     text = "\n".join(lines)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / SUMMARY_JSON, json.dumps({"plan": str(plan.path), "days": days},

@@ -107,6 +107,7 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
     step("starting the service on its own Redis")
     redis = EmbeddedRedis()
     service = dashboard = None
+    offline: dict[int, dict] = {}
     paths = [*plugin_paths(plan), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = {"PYTHONPATH": os.pathsep.join(paths)}
     try:
@@ -119,7 +120,9 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
                 f"({', '.join(day.arms)}; control {day.arms[0]})"
             )
             if day.train is not None:  # every earlier day's events are written: none is held
-                train_and_load(day, out, client, world_dir, seed)
+                scores = train_and_load(day, out, client, world_dir, seed, plan.analysis.offline)
+                if scores is not None:
+                    offline[day.number] = scores
             config = service_config(recommenders, day, world_dir, out / "logs" / f"day{day.number}")
             if service is None:
                 service = ServiceProcess(
@@ -146,7 +149,7 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
     step(f"analysis of day(s) {', '.join(str(d.number) for d in plan.analyzed) or 'none'} "
          f"into {out}/")
     reports = {day.number: report_day(plan, day, world_dir, seed) for day in plan.analyzed}
-    summary = write_summary(plan, reports, out)
+    summary = write_summary(plan, reports, out, offline, arm_artifacts(recommenders, plan))
     print(f"\n{summary}")
     print(f"done in {time.perf_counter() - started:.0f} s; reports in {out}/")
     return out
@@ -226,14 +229,22 @@ def simulate_day(world_dir: Path, url: str, day: Day, seed: int, processes: int)
         raise BotifyError(f"the simulator failed on day {day.number} (exit status {status})")
 
 
-def train_and_load(day: Day, out: Path, client, world_dir: Path, seed: int) -> None:
+def train_and_load(
+    day: Day, out: Path, client, world_dir: Path, seed: int, offline: bool = False
+) -> dict | None:
     """Train the day's models on the logs of the days it names and load each into Redis.
 
-    The world's catalog gives the models the artists and genres as side features.
+    The world's catalog gives the models the artists and genres as side features. With
+    ``offline``, the models are also scored on a holdout by time of the same logs
+    (:func:`botify.experiment.offline.offline_scores`, written to ``OUT/models/offline-dayN.json``).
+
+    Returns:
+        The offline scores by artifact name, or None without ``offline``.
     """
     from botify.events import read_events
+    from botify.experiment.offline import TEST_FRACTION, offline_scores
     from botify.store.artifacts import load_artifact
-    from botify.training.artifacts import JSONL_SUFFIX
+    from botify.training.artifacts import JSONL_SUFFIX, write_json
     from botify.training.pipeline import TrainSettings, train
 
     logs = [out / "logs" / f"day{number}" for number in day.train.logs]
@@ -249,6 +260,21 @@ def train_and_load(day: Day, out: Path, client, world_dir: Path, seed: int) -> N
             continue
         result = load_artifact(client, name, path)
         print(f"loaded {name}: {result}")
+    if not offline:
+        return None
+    print(f"offline scores: the same models fitted on the older {1 - TEST_FRACTION:.0%} of these "
+          "logs, scored on the newer")
+    scores = offline_scores(events, settings)
+    write_json(out / "models" / f"offline-day{day.number}.json", scores)
+    return scores
+
+
+def arm_artifacts(recommenders: dict, plan: Plan) -> dict[str, dict[str, str]]:
+    """Per arm of the plan, the artifacts its recommender reads (name -> kind)."""
+    from botify.recommenders.registry import check_specs, configured
+
+    specs = check_specs(configured({"RECOMMENDERS": recommenders}))
+    return {arm: specs[arm].artifacts for day in plan.days for arm in day.arms}
 
 
 def _load_artifacts(client, artifacts: dict[str, str]) -> None:

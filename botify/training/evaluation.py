@@ -163,16 +163,23 @@ def user_queries(
 
 
 def next_queries(
-    train: pd.DataFrame, test: pd.DataFrame, threshold: float = POSITIVE_THRESHOLD
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    threshold: float = POSITIVE_THRESHOLD,
+    by_user: bool = False,
 ) -> Queries:
-    """The ``next`` task: positive test transitions whose previous track is known from training."""
+    """The ``next`` task: positive test transitions whose previous track is known from training.
+
+    With ``by_user``, the same queries are keyed by the listener instead of the previous track, so
+    that per-user lists are scored on them too (what the user's list says they play next).
+    """
     known = np.unique(train[TRACK].to_numpy())
     pairs = transitions(test)
     pairs = pairs[(pairs[TIME] > threshold) & pairs[PREV].isin(known)]
     n = len(pairs)
     return Queries(
         NEXT_TASK,
-        pairs[PREV].to_numpy(dtype=np.int64),
+        pairs[USER if by_user else PREV].to_numpy(dtype=np.int64),
         np.arange(n),
         pairs[NEXT].to_numpy(dtype=np.int64),
     )
