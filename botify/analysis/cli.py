@@ -1,4 +1,5 @@
-"""``botify analyze`` (the A/B report) and ``botify aa-test`` (the statistical validity check)."""
+"""``botify analyze`` (the A/B report), ``botify aa-test`` (the statistical validity check)
+and ``botify power`` (sample sizes)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import orjson
 from botify.analysis import columns as col
 from botify.analysis.aa import BAND, aa_test
 from botify.analysis.analyze import ALPHA, CONTROL, analyze, experiment_assignment
+from botify.analysis.power import describe, parse_mde, plan_from_events
 from botify.analysis.report import effects_table, write_report
 from botify.analysis.sessions import sessionize_events, user_metrics
 from botify.config import load_config
@@ -53,6 +55,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
     parser.set_defaults(func=run_aa_test)
+    register_power(subparsers)
+
+
+def register_power(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``power`` subcommand (sample sizes from a log's variance)."""
+    parser = subparsers.add_parser(
+        "power",
+        help="users and sessions an experiment needs to detect an effect",
+        description="Measure a metric's per-user variance in the logs and print the users per "
+        "arm a two-sided z test needs to detect --mde with the given power (alpha split over "
+        "the treatments, Bonferroni, safe for Holm), and the sessions at the logs' sessions per "
+        "user; with --pre, the variance CUPED will leave.",
+    )
+    parser.add_argument("--logs", nargs="+", required=True, metavar="LOGS",
+                        help="log files or directories whose users stand for the experiment's")
+    parser.add_argument("--metric", required=True, help="a per-user or ratio metric")
+    parser.add_argument("--mde", required=True,
+                        help="minimum detectable effect: relative (5%%) or absolute (0.1)")
+    parser.add_argument("--alpha", type=float, default=ALPHA, help="family-wise level")
+    parser.add_argument("--power", type=float, default=0.8, help="power of each comparison")
+    parser.add_argument("--treatments", type=int, default=1,
+                        help="treatments compared with the control (default 1)")
+    parser.add_argument("--pre", nargs="+", metavar="LOGS",
+                        help="an earlier period's logs: the variance after CUPED")
+    parser.set_defaults(func=run_power)
 
 
 def _configured(experiment: str) -> list[str] | None:
@@ -143,6 +170,19 @@ def run_aa_test(args: argparse.Namespace) -> int:
             "passed": result.passed,
         })
     return 0 if result.passed else 1
+
+
+def run_power(args: argparse.Namespace) -> int:
+    """Handler of ``botify power``."""
+    mde, relative = parse_mde(args.mde)
+    events = read_events(args.logs)
+    pre = read_events(args.pre) if args.pre else None
+    result = plan_from_events(
+        events, args.metric, mde, relative, alpha=args.alpha, power=args.power,
+        treatments=args.treatments, pre_events=pre,
+    )
+    print(describe(result, args.metric))
+    return 0
 
 
 def _write_json(path: Path, data: dict) -> None:
