@@ -14,21 +14,16 @@ import pandas as pd
 
 from botify import events as ev
 from botify.analysis import columns as col
+from botify.analysis.compare import compare
+from botify.analysis.guardrails import Guardrail, parse_guardrails
+from botify.analysis.segments import UNKNOWN
 from botify.analysis.sessions import (
     session_length_over_time,
     sessionize_events,
     user_metrics,
 )
-from botify.analysis.stats import (
-    Cuped,
-    SampleStats,
-    SrmCheck,
-    cuped_fit,
-    holm,
-    srm_check,
-    welch_effect,
-)
-from botify.errors import DataError
+from botify.analysis.stats import Cuped, SrmCheck, cuped_fit, srm_check
+from botify.errors import ConfigError, DataError
 from botify.experiments import CONTROL, treatment_name
 
 ALPHA = 0.05
@@ -50,6 +45,12 @@ class Analysis:
         srm: the sample-ratio-mismatch check.
         cuped: per metric, the CUPED fit when pre-period logs were given.
         warnings: what the reader must know (sample-ratio mismatch, dropped open sessions...).
+        primary: the metric the decisions are about.
+        guardrails: the guardrails checked.
+        checks: one row per treatment and guardrail, columns :data:`columns.GUARDRAIL_COLUMNS`.
+        decisions: one row per treatment, columns :data:`columns.DECISION_COLUMNS`.
+        segments: the comparisons within each segment, when segments were given.
+        segment_by: the attribute that defines the segments.
     """
 
     experiment: str
@@ -63,6 +64,35 @@ class Analysis:
     srm: SrmCheck
     cuped: dict[str, Cuped] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    primary: str = col.PRIMARY
+    guardrails: tuple[Guardrail, ...] = ()
+    checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=list(col.GUARDRAIL_COLUMNS)))
+    decisions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=list(col.DECISION_COLUMNS)))
+    segments: list[Segment] = field(default_factory=list)
+    segment_by: str | None = None
+
+
+@dataclass
+class Segment:
+    """One segment's comparisons (as the whole experiment's, on its users only).
+
+    Attributes:
+        label: the segment.
+        treatments: per treatment: ``treatment, recommender, users, sessions``.
+        srm: the sample-ratio check within the segment.
+        effects: as :attr:`Analysis.effects`.
+        checks: as :attr:`Analysis.checks`.
+        decisions: as :attr:`Analysis.decisions`.
+    """
+
+    label: str
+    treatments: pd.DataFrame
+    srm: SrmCheck
+    effects: pd.DataFrame
+    checks: pd.DataFrame
+    decisions: pd.DataFrame
 
 
 def treatment_names(n: int) -> list[str]:
@@ -118,8 +148,12 @@ def analyze(
     configured: Sequence[str] | None = None,
     metrics: Sequence[str] = col.METRICS,
     bins: int = 24,
+    primary: str = col.PRIMARY,
+    guardrails: Sequence[Guardrail] | None = None,
+    segments: pd.Series | None = None,
 ) -> Analysis:
-    """Analyze an A/B experiment from its event log (per-user session metrics, SRM, Holm, CUPED).
+    """Analyze an A/B experiment from its event log (per-user session metrics, SRM, Holm, CUPED,
+    guardrails and a decision per treatment, optionally by segment).
 
     Args:
         events: the event log (:func:`botify.events.read_events`).
@@ -131,17 +165,25 @@ def analyze(
         configured: the recommender serving each treatment, as configured (``EXPERIMENTS[name]``):
             sets the expected split of the SRM check (equal shares of its treatments) and names
             treatments not seen in the log.
-        metrics: the metrics to compare.
+        metrics: the metrics to compare (the primary and the guardrails' metrics are added).
         bins: time bins of the session-length-over-time table.
+        primary: the metric decisions are about.
+        guardrails: the guardrails (default :data:`guardrails.DEFAULT_GUARDRAILS`, less one on
+            the primary metric).
+        segments: per user (the index), a segment label (:func:`segments.user_segments`); every
+            comparison is repeated within each segment, users not in it under ``(unknown)``.
 
     Returns:
         The analysis.
 
     Raises:
         DataError: the log holds no event of the experiment, or the control has no users.
+        ConfigError: an unknown metric, or a guardrail on the primary metric.
     """
     if not 0 < alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, not {alpha}")
+    rails = tuple(parse_guardrails(None, primary) if guardrails is None else guardrails)
+    metrics = _metrics(metrics, primary, rails)
     codes, labels = pd.factorize(experiment_assignment(events, experiment))
     labels = np.asarray([str(label) for label in labels], dtype=object)
     carried = codes >= 0
@@ -207,55 +249,28 @@ def analyze(
     if pre_events is not None:
         adjusted, cuped = _cuped(users, pre_events, metrics)
 
-    rows = []
     user_treatment = users[col.TREATMENT].to_numpy()
-    is_control = user_treatment == control
-    for name in all_treatments:
-        if name == control:
-            continue
-        is_treated = user_treatment == name
-        for metric in metrics:
-            baseline = float(values[metric][is_control].mean())
-            result = welch_effect(
-                SampleStats.of(adjusted[metric][is_control]),
-                SampleStats.of(adjusted[metric][is_treated]),
-                alpha=alpha,
-                baseline=baseline,
-            )
-            treated_raw = values[metric][is_treated]
-            rows.append(
-                {
-                    col.TREATMENT: name,
-                    col.METRIC: metric,
-                    col.EFFECT: result.effect,
-                    col.LOWER: result.lower,
-                    col.UPPER: result.upper,
-                    col.CONTROL_MEAN: baseline,
-                    col.TREATMENT_MEAN: float(treated_raw.mean()) if len(treated_raw) else np.nan,
-                    col.SIGNIFICANT: result.significant,
-                    col.P_VALUE: result.p_value,
-                    col.RECOMMENDER: served.get(name, ""),
-                    col.CONTROL_USERS: result.control_n,
-                    col.TREATMENT_USERS: result.treatment_n,
-                    col.DOF: result.dof,
-                    col.CUPED: metric in cuped,
-                    col.REASON: result.reason or "",
-                }
-            )
-    effects = pd.DataFrame(rows, columns=[c for c in col.ALL_EFFECT_COLUMNS])
-    # Holm within each metric: the family is the treatments compared with the same control.
-    effects[col.P_VALUE_HOLM] = np.nan
-    for _, index in effects.groupby(col.METRIC, sort=False).groups.items():
-        effects.loc[index, col.P_VALUE_HOLM] = holm(effects.loc[index, col.P_VALUE].to_numpy())
-    effects[col.SIGNIFICANT_HOLM] = (effects[col.P_VALUE_HOLM] < alpha).astype(bool)
-    effects[col.SIGNIFICANT] = effects[col.SIGNIFICANT].astype(bool)
-    effects[col.CUPED] = effects[col.CUPED].astype(bool)
+    options = dict(control=control, alpha=alpha, served=served, primary=primary,
+                   guardrails=rails, cuped=tuple(cuped))
+    overall = compare(user_treatment, values, adjusted, treatments=all_treatments,
+                      srm_mismatch=srm.mismatch, **options)
+    by_segment: list[Segment] = []
+    if segments is not None:
+        by_segment = _segments(users, segments, values, adjusted, all_treatments,
+                               {t: 1.0 for t in names} if names else None, options)
+        tests = sum(len(s.effects) for s in by_segment)
+        warnings.append(
+            f"segments multiply comparisons: {len(by_segment)} segments by {segments.name} add "
+            f"{tests} tests; Holm adjusts only across the treatments of one segment and metric, "
+            f"so some segment effects are significant by chance: read them as hypotheses for a "
+            f"new experiment, decide on the whole experiment"
+        )
 
     return Analysis(
         experiment=experiment,
         control=control,
         alpha=alpha,
-        effects=effects,
+        effects=overall.effects,
         treatments=summary,
         users=users,
         sessions=sessions,
@@ -263,7 +278,50 @@ def analyze(
         srm=srm,
         cuped=cuped,
         warnings=warnings,
+        primary=primary,
+        guardrails=rails,
+        checks=overall.checks,
+        decisions=overall.decisions,
+        segments=by_segment,
+        segment_by=None if segments is None else str(segments.name),
     )
+
+
+def _metrics(metrics: Sequence[str], primary: str, rails: Sequence[Guardrail]) -> list[str]:
+    """The metrics compared: those asked for, then the primary and the guardrails' if missing."""
+    for name, metric in (("primary metric", primary), *(("metric", m) for m in metrics)):
+        if metric not in col.BETTER:
+            raise ConfigError(f"unknown {name} {metric!r} (known: {', '.join(col.BETTER)})")
+    for rail in rails:
+        if rail.metric == primary:
+            raise ConfigError(f"{rail.metric} is the primary metric; a guardrail must be another")
+    return list(dict.fromkeys([*metrics, primary, *(rail.metric for rail in rails)]))
+
+
+def _segments(users: pd.DataFrame, segments: pd.Series, values: dict[str, np.ndarray],
+              adjusted: dict[str, np.ndarray], treatments: list[str],
+              weights: dict[str, float] | None, options: dict) -> list[Segment]:
+    """The comparisons within each segment, largest first."""
+    label = segments.reindex(users[col.USER].to_numpy()).fillna(UNKNOWN).astype(str).to_numpy()
+    found = []
+    sizes = pd.Series(label).value_counts(sort=False)
+    for name in sorted(sizes.index, key=lambda n: (n == UNKNOWN, -int(sizes[n]), n)):
+        inside = label == name
+        treatment = users[col.TREATMENT].to_numpy()[inside]
+        counts = pd.Series(treatment).value_counts()
+        sessions = users[col.SESSIONS].to_numpy()[inside]
+        table = pd.DataFrame({
+            col.TREATMENT: treatments,
+            col.RECOMMENDER: [options["served"].get(t, "") for t in treatments],
+            "users": [int(counts.get(t, 0)) for t in treatments],
+            col.SESSIONS: [int(sessions[treatment == t].sum()) for t in treatments],
+        })
+        srm = srm_check({t: int(counts.get(t, 0)) for t in treatments}, weights)
+        result = compare(treatment, {m: v[inside] for m, v in values.items()},
+                         {m: v[inside] for m, v in adjusted.items()}, treatments=treatments,
+                         srm_mismatch=srm.mismatch, **options)
+        found.append(Segment(name, table, srm, result.effects, result.checks, result.decisions))
+    return found
 
 
 def _cuped(
