@@ -1,4 +1,5 @@
-"""The confidence sequence by hand, its p-value, its width against Welch's, degenerate data.
+"""The confidence sequence by hand, its p-value, its width against Welch's, degenerate data,
+and the A/A peeking simulation (false positives over ten looks).
 
 The comparison with gbstats' own implementation is in test_engines.py.
 """
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from botify.analysis import columns as col
+from botify.analysis.peeking import peeking_aa
 from botify.analysis.sequential import (
     TUNING,
     half_width,
@@ -18,8 +21,10 @@ from botify.analysis.sequential import (
     rho_squared,
     sequential_effect,
 )
+from botify.analysis.sessions import sessionize_events, user_metrics
 from botify.analysis.stats import SampleStats, welch_effect
 from botify.errors import ConfigError
+from botify.events import read_events
 
 CONTROL = np.array([4.0, 5.5, 6.0, 3.5, 7.0, 5.0, 4.5, 6.5])
 TREATMENT = np.array([6.0, 7.5, 5.0, 8.0, 9.5, 6.5, 7.0, 10.0, 8.5, 7.5, 6.0])
@@ -137,3 +142,40 @@ def test_zero_control_mean_keeps_the_absolute_interval():
 def test_bad_parameters_are_a_config_error(alpha, tuning):
     with pytest.raises(ConfigError, match="alpha|tuning"):
         sequential_effect(SampleStats.of(CONTROL), SampleStats.of(TREATMENT), alpha, tuning)
+
+
+def test_peeking_inflates_the_fixed_interval_and_not_the_sequential_one():
+    runs, alpha = 2000, 0.05
+    result = peeking_aa(runs, looks=10, users_per_look=200, alpha=alpha, rng=0)
+    # Were the true rate alpha, more false positives than this would happen 1 time in 1000.
+    ceiling = scipy_stats.binom.ppf(0.999, runs, alpha)
+    assert result.sequential[-1] <= ceiling
+    # Peeking ten times: the fixed interval's rate is far above alpha (about 19%), beyond doubt.
+    low, _ = result.interval(result.fixed[-1], level=0.998)
+    assert low > 2 * alpha
+    # One planned look keeps the fixed interval's level.
+    assert result.fixed_last <= ceiling
+    assert list(result.fixed) == sorted(result.fixed) and result.fixed[0] < result.fixed[-1]
+    assert result.sequential[-1] < result.fixed[-1]
+
+
+def test_peeking_on_resampled_values_of_a_log(ab_logs):
+    users = user_metrics(sessionize_events(read_events([ab_logs["post"]])).table)
+    values = users[col.MEAN_TIME_PER_SESSION].to_numpy()
+    runs, alpha = 500, 0.05
+    result = peeking_aa(runs, looks=10, users_per_look=100, values=values, rng=1)
+    assert result.sequential[-1] <= scipy_stats.binom.ppf(0.999, runs, alpha)
+    assert result.interval(result.fixed[-1], level=0.998)[0] > alpha
+    again = peeking_aa(runs, looks=10, users_per_look=100, values=values, rng=1)
+    assert again == result
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"experiments": 0}, "at least 1 experiment"), ({"users_per_look": 1}, "2 users per look"),
+     ({"values": np.ones(10)}, "2 distinct values")],
+    ids=["no-experiment", "one-user", "constant-values"],
+)
+def test_peeking_bad_parameters(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        peeking_aa(**kwargs)
