@@ -25,10 +25,9 @@ import pandas as pd
 from scipy import stats as _scipy_stats
 
 from botify.analysis import columns as col
-from botify.analysis.analyze import _cuped
 from botify.analysis.ratio import RATIOS, RatioStats
 from botify.analysis.sessions import sessionize_events, user_metrics
-from botify.analysis.stats import SampleStats
+from botify.analysis.stats import SampleStats, cuped_fit
 from botify.errors import ConfigError, DataError
 
 
@@ -268,11 +267,20 @@ def plan_from_events(
         mean, variance = sample.mean, sample.variance
     reduction = 0.0
     if pre_events is not None:
-        fits = _cuped(users, pre_events, [metric])[1]
-        if metric not in fits:
-            raise DataError("fewer than 2 users of the logs are in the earlier period: no CUPED")
-        reduction = fits[metric].variance_reduction
+        reduction = _cuped_reduction(users, pre_events, metric)
     return plan(
         mean, variance, len(users), float(users[col.SESSIONS].mean()), mde, relative,
         alpha=alpha, power=power, treatments=treatments, variance_reduction=reduction,
     )
+
+
+def _cuped_reduction(users: pd.DataFrame, pre_events: pd.DataFrame, metric: str) -> float:
+    """The share of the variance CUPED removes, covariates aligned as ``botify analyze --pre``
+    aligns them: each user's same metric earlier, its mean for users absent then."""
+    pre = user_metrics(sessionize_events(pre_events).table).groupby(col.USER)[metric].mean()
+    x = pre.reindex(users[col.USER].to_numpy()).to_numpy(dtype=np.float64)
+    present = ~np.isnan(x)
+    if present.sum() < 2:
+        raise DataError("fewer than 2 users of the logs are in the earlier period: no CUPED")
+    x = np.where(present, x, x[present].mean())
+    return cuped_fit(users[metric].to_numpy(dtype=np.float64), x).variance_reduction

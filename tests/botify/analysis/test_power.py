@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 from statsmodels.stats.power import NormalIndPower
 
+from botify import events as ev
 from botify.analysis import columns as col
 from botify.analysis.power import parse_mde, plan, required_users, users_per_arm
 from botify.analysis.ratio import RatioStats
 from botify.analysis.sessions import sessionize_events, user_metrics
 from botify.analysis.stats import SampleStats, cuped_fit, welch_effect
+from botify.analysis.synthetic import generate_events, write_events
 from botify.cli import main
 from botify.errors import ConfigError, DataError
 from botify.events import read_events
@@ -157,3 +159,14 @@ def test_cli_bad_input_is_one_line_and_exit_2(ab_logs, capsys, extra, message):
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and message in err and err.startswith("botify power: error:")
+
+
+def test_cli_pre_period_without_the_same_users_is_one_line(tmp_path, capsys):
+    post = write_events(generate_events(50, seed=1), tmp_path / "post" / "data.jsonl")
+    earlier = generate_events(50, seed=2)
+    earlier[ev.USER] = earlier[ev.USER] + 1_000_000  # nobody of the experiment
+    pre = write_events(earlier, tmp_path / "pre" / "data.jsonl")
+    code = main(["power", "--logs", str(post), "--metric", "time", "--mde", "5%",
+                 "--pre", str(pre)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no CUPED" in err
