@@ -19,17 +19,12 @@ from botify.service.process import ServiceProcess
 from botify.store.redis_server import free_port
 from sim.world import generate_world, save_world
 from sim.world.files import TRACKS_FILE
+from tests.botify.chromium import chromium, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARMS = ["random", "sticky_artist", "sticky_genre"]
 EXPERIMENT = "LIVE"
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromium-driver (`make browser` installs them with "
-    "apt-get; it could not here)",
-)
+pytestmark = needs_chromium
 
 
 def _simulate(world_dir: Path, url: str, episodes: int, seed: int) -> None:
@@ -114,24 +109,8 @@ def _wait_for(driver, expected, timeout=60.0) -> dict:
 
 @pytest.fixture()
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ["SE_AVOID_STATS"] = "true"  # Selenium Manager: no downloads, no statistics
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1200",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(tmp_path / "chromium-profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_dashboard_page_follows_a_live_experiment(redis_server, tmp_path, browser):
