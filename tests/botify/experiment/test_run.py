@@ -128,6 +128,16 @@ def test_a_users_recommender_and_model_run_through_the_whole_loop(tmp_path, monk
     assert day2["arms"]["mine"]["treatment"] == "T1"
     assert day2["arms"]["mine"]["mean_time_per_session"] > 0
     assert "| mine | T1 |" in (out / "summary.md").read_text()
+    offline = json.loads((out / "models" / "offline-day2.json").read_text())
+    assert set(offline) == {"top_tracks", "i2i_cooc", "neighbours"}
+    assert all(score["queries"] > 0 for score in offline.values())
+    versus = day2["offline_vs_online"]
+    rows = {r["arm"]: r for r in versus["rows"]}
+    assert {arm: r["artifact"] for arm, r in rows.items()} == {"i2i": "i2i_cooc",
+                                                               "mine": "neighbours"}
+    assert rows["i2i"]["ndcg"] == offline["i2i_cooc"]["ndcg"]
+    assert rows["mine"]["effect"] == day2["arms"]["mine"]["effect"]
+    assert versus["kendall_tau"] is None  # two scored arms: too few to correlate
     assert _children() <= before, "a process started by the experiment is still running"
     printed = capsys.readouterr().out
     assert "[5/5]" in printed and "percent_of_oracle" in printed
