@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 USERS, TRACKS, GROUPS, EVENTS = 60, 120, 4, 4000
 # Tracks only the catalog knows (no event plays them), so lists over the catalog can name them.
 CATALOG_ONLY = 10
-ARTISTS = 30
 
 
 @dataclass(frozen=True)
@@ -136,18 +135,13 @@ def _data(needs: tuple[str, ...]) -> Iterator[tuple[TrainData, str]]:
     from botify.training.catalog import TrackCatalog
     from botify.training.dataset import session_events
     from botify.training.model import CATALOG, TrainData
-    from botify.training.synthetic import generate_events, planted_world
+    from botify.training.synthetic import catalog_records, generate_events, planted_world
 
     world = planted_world(USERS, TRACKS, GROUPS, rng=0)
     sessions = session_events(generate_events(world, EVENTS, rng=1))
     if CATALOG not in needs:
         yield TrainData(sessions), "without the catalog"
-    groups = [*world.track_group.tolist(), *(t % GROUPS for t in range(CATALOG_ONLY))]
-    records = [
-        {"track": track, "artist": f"artist{track % ARTISTS}", "title": f"t{track}",
-         "genre": f"genre{group}"}
-        for track, group in enumerate(groups)
-    ]
+    records = catalog_records(world, extra_tracks=CATALOG_ONLY)
     yield TrainData(sessions, TrackCatalog.from_records(records)), "with the catalog"
 
 

@@ -103,6 +103,29 @@ def planted_world(
     return PlantedWorld(track_group, successors, user_group, interests)
 
 
+def catalog_records(
+    world: PlantedWorld, tracks_per_artist: int = 10, extra_tracks: int = 0
+) -> list[dict]:
+    """A tracks catalog of the world: a track's genre is its group, artists nest in genres.
+
+    Each group's tracks, in id order, are split into artists of ``tracks_per_artist`` tracks.
+    ``extra_tracks`` catalog-only tracks (ids after the world's, genres in turn, an artist of
+    their own each) stand for tracks nobody has played yet.
+    """
+    records = []
+    for group in range(int(world.track_group.max()) + 1 if world.n_tracks else 0):
+        members = np.flatnonzero(world.track_group == group)
+        for rank, track in enumerate(members.tolist()):
+            records.append({"track": track, "artist": f"artist{group}-{rank // tracks_per_artist}",
+                            "title": f"t{track}", "genre": f"genre{group}"})
+    groups = max(int(world.track_group.max()) + 1, 1) if world.n_tracks else 1
+    for offset in range(extra_tracks):
+        track = world.n_tracks + offset
+        records.append({"track": track, "artist": f"new{track}", "title": f"t{track}",
+                        "genre": f"genre{offset % groups}"})
+    return sorted(records, key=lambda record: record["track"])
+
+
 def generate_events(
     world: PlantedWorld,
     n_events: int,
