@@ -14,8 +14,11 @@ import pandas as pd
 
 from botify import events as ev
 from botify.analysis import columns as col
-from botify.analysis.compare import compare
+from botify.analysis import metrics as mt
+from botify.analysis.compare import Comparison, compare
 from botify.analysis.guardrails import Guardrail, parse_guardrails
+from botify.analysis.looks import cuts, look_table
+from botify.analysis.ratio import RATIOS
 from botify.analysis.segments import UNKNOWN
 from botify.analysis.sessions import (
     session_length_over_time,
@@ -51,6 +54,8 @@ class Analysis:
         decisions: one row per treatment, columns :data:`columns.DECISION_COLUMNS`.
         segments: the comparisons within each segment, when segments were given.
         segment_by: the attribute that defines the segments.
+        sequential: the always-valid intervals were asked for (and decide).
+        looks: the primary metric at each look (:data:`looks.LOOK_COLUMNS`), when asked for.
     """
 
     experiment: str
@@ -64,7 +69,7 @@ class Analysis:
     srm: SrmCheck
     cuped: dict[str, Cuped] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    primary: str = col.PRIMARY
+    primary: str = mt.PRIMARY
     guardrails: tuple[Guardrail, ...] = ()
     checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=list(col.GUARDRAIL_COLUMNS)))
@@ -72,6 +77,8 @@ class Analysis:
         columns=list(col.DECISION_COLUMNS)))
     segments: list[Segment] = field(default_factory=list)
     segment_by: str | None = None
+    sequential: bool = False
+    looks: pd.DataFrame | None = None
 
 
 @dataclass
@@ -146,32 +153,38 @@ def analyze(
     alpha: float = ALPHA,
     pre_events: pd.DataFrame | None = None,
     configured: Sequence[str] | None = None,
-    metrics: Sequence[str] = col.METRICS,
+    metrics: Sequence[str] | None = None,
     bins: int = 24,
-    primary: str = col.PRIMARY,
+    primary: str = mt.PRIMARY,
     guardrails: Sequence[Guardrail] | None = None,
     segments: pd.Series | None = None,
+    sequential: bool = False,
+    looks: int | str | None = None,
 ) -> Analysis:
-    """Analyze an A/B experiment from its event log (per-user session metrics, SRM, Holm, CUPED,
-    guardrails and a decision per treatment, optionally by segment).
+    """Analyze an A/B experiment from its event log (per-user session metrics and session-level
+    ratios, SRM, Holm, CUPED, guardrails and a decision per treatment, optionally by segment).
 
     Args:
         events: the event log (:func:`botify.events.read_events`).
         experiment: the experiment's name, as in the events' ``experiments`` field.
         control: the control treatment.
         alpha: the significance level.
-        pre_events: an earlier period's log; when given, CUPED adjusts every metric by the same
-            metric of the same user in that period.
+        pre_events: an earlier period's log; when given, CUPED adjusts every per-user metric by
+            the same metric of the same user in that period.
         configured: the recommender serving each treatment, as configured (``EXPERIMENTS[name]``):
             sets the expected split of the SRM check (equal shares of its treatments) and names
             treatments not seen in the log.
-        metrics: the metrics to compare (the primary and the guardrails' metrics are added).
+        metrics: the metrics to compare (default all of :data:`metrics.BETTER`; the primary and
+            the guardrails' metrics are added).
         bins: time bins of the session-length-over-time table.
         primary: the metric decisions are about.
         guardrails: the guardrails (default :data:`guardrails.DEFAULT_GUARDRAILS`, less one on
             the primary metric).
         segments: per user (the index), a segment label (:func:`segments.user_segments`); every
             comparison is repeated within each segment, users not in it under ``(unknown)``.
+        sequential: add always-valid intervals; decisions and guardrails then use them.
+        looks: the primary metric's comparison after each of this many equal slices of the
+            experiment's time, or ``"day"``: after each UTC day (:mod:`~botify.analysis.looks`).
 
     Returns:
         The analysis.
@@ -233,8 +246,9 @@ def analyze(
             "events": [int(event_counts.get(t, 0)) for t in all_treatments],
         }
     )
+    weights = {t: 1.0 for t in names} if names else None
     srm_observed = {t: int(user_counts.get(t, 0)) for t in all_treatments}
-    srm = srm_check(srm_observed, {t: 1.0 for t in names} if names else None)
+    srm = srm_check(srm_observed, weights)
     if srm.mismatch:
         warnings.insert(
             0,
@@ -243,21 +257,14 @@ def analyze(
             f"assignment or the logging is broken and the effects below cannot be trusted",
         )
 
-    values = {metric: users[metric].to_numpy(dtype=np.float64) for metric in metrics}
-    cuped: dict[str, Cuped] = {}
-    adjusted = values
-    if pre_events is not None:
-        adjusted, cuped = _cuped(users, pre_events, metrics)
-
-    user_treatment = users[col.TREATMENT].to_numpy()
+    pre = _pre_users(pre_events, metrics) if pre_events is not None else None
     options = dict(control=control, alpha=alpha, served=served, primary=primary,
-                   guardrails=rails, cuped=tuple(cuped))
-    overall = compare(user_treatment, values, adjusted, treatments=all_treatments,
-                      srm_mismatch=srm.mismatch, **options)
+                   sequential=sequential, treatments=all_treatments)
+    overall, cuped = _compare(users, metrics, pre, guardrails=rails, srm_mismatch=srm.mismatch,
+                              **options)
     by_segment: list[Segment] = []
     if segments is not None:
-        by_segment = _segments(users, segments, values, adjusted, all_treatments,
-                               {t: 1.0 for t in names} if names else None, options)
+        by_segment = _segments(users, segments, metrics, pre, weights, rails, options)
         tests = sum(len(s.effects) for s in by_segment)
         warnings.append(
             f"segments multiply comparisons: {len(by_segment)} segments by {segments.name} add "
@@ -265,6 +272,18 @@ def analyze(
             f"so some segment effects are significant by chance: read them as hypotheses for a "
             f"new experiment, decide on the whole experiment"
         )
+    look_rows = None
+    if looks is not None:
+        timestamps = events[ev.TIMESTAMP].to_numpy(dtype=np.int64)
+
+        def until(keep: np.ndarray) -> pd.DataFrame:
+            part = sessionize_events(events.loc[keep], codes[keep]).table
+            part[col.TREATMENT] = labels[part[col.TREATMENT].to_numpy(dtype=np.int64)]
+            result, _ = _compare(user_metrics(part), [primary], pre, guardrails=(),
+                                 **{**options, "sequential": True})
+            return result.effects
+
+        look_rows = look_table(timestamps, cuts(timestamps, looks), until)
 
     return Analysis(
         experiment=experiment,
@@ -284,55 +303,78 @@ def analyze(
         decisions=overall.decisions,
         segments=by_segment,
         segment_by=None if segments is None else str(segments.name),
+        sequential=sequential,
+        looks=look_rows,
     )
 
 
-def _metrics(metrics: Sequence[str], primary: str, rails: Sequence[Guardrail]) -> list[str]:
-    """The metrics compared: those asked for, then the primary and the guardrails' if missing."""
+def _compare(users: pd.DataFrame, metrics: Sequence[str], pre: pd.DataFrame | None,
+             **options) -> tuple[Comparison, dict[str, Cuped]]:
+    """:func:`compare.compare` on a per-user table (CUPED-adjusted when ``pre`` is given)."""
+    per_user = [m for m in metrics if m not in RATIOS]
+    values = {m: users[m].to_numpy(dtype=np.float64) for m in per_user}
+    adjusted, cuped = (values, {}) if pre is None else _cuped(users, pre, per_user)
+    ratios = {m: (users[RATIOS[m][0]].to_numpy(dtype=np.float64),
+                  users[RATIOS[m][1]].to_numpy(dtype=np.float64))
+              for m in metrics if m in RATIOS}
+    result = compare(users[col.TREATMENT].to_numpy(), values, adjusted, ratios=ratios,
+                     cuped=tuple(cuped), **options)
+    return result, cuped
+
+
+def _metrics(metrics: Sequence[str] | None, primary: str, rails: Sequence[Guardrail]
+             ) -> list[str]:
+    """The metrics compared: those asked for (all by default), then the primary and the
+    guardrails' if missing, each ratio beside its per-user counterpart."""
+    metrics = list(mt.BETTER) if metrics is None else list(metrics)
     for name, metric in (("primary metric", primary), *(("metric", m) for m in metrics)):
-        if metric not in col.BETTER:
-            raise ConfigError(f"unknown {name} {metric!r} (known: {', '.join(col.BETTER)})")
+        mt.check_metric(metric, name)
     for rail in rails:
         if rail.metric == primary:
             raise ConfigError(f"{rail.metric} is the primary metric; a guardrail must be another")
-    return list(dict.fromkeys([*metrics, primary, *(rail.metric for rail in rails)]))
+    return mt.ordered(list(dict.fromkeys([*metrics, primary, *(r.metric for r in rails)])))
 
 
-def _segments(users: pd.DataFrame, segments: pd.Series, values: dict[str, np.ndarray],
-              adjusted: dict[str, np.ndarray], treatments: list[str],
-              weights: dict[str, float] | None, options: dict) -> list[Segment]:
-    """The comparisons within each segment, largest first."""
+def _segments(users: pd.DataFrame, segments: pd.Series, metrics: Sequence[str],
+              pre: pd.DataFrame | None, weights: dict[str, float] | None,
+              rails: Sequence[Guardrail], options: dict) -> list[Segment]:
+    """The comparisons within each segment, largest first (CUPED fitted within each)."""
     label = segments.reindex(users[col.USER].to_numpy()).fillna(UNKNOWN).astype(str).to_numpy()
+    treatments = options["treatments"]
     found = []
     sizes = pd.Series(label).value_counts(sort=False)
     for name in sorted(sizes.index, key=lambda n: (n == UNKNOWN, -int(sizes[n]), n)):
-        inside = label == name
-        treatment = users[col.TREATMENT].to_numpy()[inside]
-        counts = pd.Series(treatment).value_counts()
-        sessions = users[col.SESSIONS].to_numpy()[inside]
+        inside = users.loc[label == name].reset_index(drop=True)
+        counts = inside[col.TREATMENT].value_counts()
+        sessions = inside.groupby(col.TREATMENT)[col.SESSIONS].sum()
         table = pd.DataFrame({
             col.TREATMENT: treatments,
             col.RECOMMENDER: [options["served"].get(t, "") for t in treatments],
             "users": [int(counts.get(t, 0)) for t in treatments],
-            col.SESSIONS: [int(sessions[treatment == t].sum()) for t in treatments],
+            col.SESSIONS: [int(sessions.get(t, 0)) for t in treatments],
         })
         srm = srm_check({t: int(counts.get(t, 0)) for t in treatments}, weights)
-        result = compare(treatment, {m: v[inside] for m, v in values.items()},
-                         {m: v[inside] for m, v in adjusted.items()}, treatments=treatments,
-                         srm_mismatch=srm.mismatch, **options)
+        result, _ = _compare(inside, metrics, pre, guardrails=rails, srm_mismatch=srm.mismatch,
+                             **options)
         found.append(Segment(name, table, srm, result.effects, result.checks, result.decisions))
     return found
 
 
+def _pre_users(pre_events: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Each user's per-user metrics in the earlier period (the CUPED covariates)."""
+    per_user = [m for m in metrics if m not in RATIOS]
+    pre = user_metrics(sessionize_events(pre_events).table)
+    return pre.groupby(col.USER)[per_user].mean()
+
+
 def _cuped(
-    users: pd.DataFrame, pre_events: pd.DataFrame, metrics: Sequence[str]
+    users: pd.DataFrame, pre: pd.DataFrame, metrics: Sequence[str]
 ) -> tuple[dict[str, np.ndarray], dict[str, Cuped]]:
-    """CUPED-adjusted per-user values, the covariate being each user's same metric earlier.
+    """CUPED-adjusted per-user values, the covariate being each user's same metric earlier
+    (``pre``: :func:`_pre_users`).
 
     Users absent from the earlier period get the pooled covariate mean (no adjustment for them).
     """
-    pre = user_metrics(sessionize_events(pre_events).table)
-    pre = pre.groupby(col.USER)[list(metrics)].mean()
     aligned = pre.reindex(users[col.USER].to_numpy())
     adjusted: dict[str, np.ndarray] = {}
     fits: dict[str, Cuped] = {}

@@ -11,10 +11,14 @@ import numpy as np
 import orjson
 
 from botify.analysis import columns as col
+from botify.analysis import metrics as mt
 from botify.analysis.aa import BAND, aa_test
 from botify.analysis.analyze import ALPHA, CONTROL, analyze, experiment_assignment
+from botify.analysis.guardrails import DEFAULT_GUARDRAILS, parse_guardrails
+from botify.analysis.looks import parse_looks
 from botify.analysis.power import describe, parse_mde, plan_from_events
 from botify.analysis.report import effects_table, write_report
+from botify.analysis.segments import check_attribute, user_segments
 from botify.analysis.sessions import sessionize_events, user_metrics
 from botify.config import load_config
 from botify.errors import DataError
@@ -28,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "analyze",
         help="A/B report of an experiment from event logs",
         description="Sessionize the logs, compare every treatment with the control (Welch "
-        "intervals, SRM check, Holm, optional CUPED) and write the report into --out.",
+        "intervals, SRM check, Holm, optional CUPED), check the guardrails, decide per treatment "
+        "(ship, don't ship, inconclusive) and write the report into --out.",
     )
     parser.add_argument("logs", nargs="+", metavar="LOGS", help="log files or directories")
     parser.add_argument("--experiment", required=True, help="the experiment's name")
@@ -38,6 +43,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pre", nargs="+", metavar="LOGS", help="an earlier period's logs: enables CUPED"
     )
     parser.add_argument("--out", required=True, type=Path, help="the report directory")
+    parser.add_argument("--primary", default=mt.PRIMARY, metavar="METRIC",
+                        help=f"the metric decisions are about (default {mt.PRIMARY})")
+    parser.add_argument(
+        "--guardrail", action="append", metavar="METRIC:MARGIN",
+        help="a metric that may not get worse than MARGIN, on its harmful side: "
+        "mean_request_latency:+1 (ms), sessions:-2%% (of the control mean); repeat for more; "
+        "'none' for none (default: "
+        + ", ".join(g.spec for g in DEFAULT_GUARDRAILS).replace("%", "%%") + ")",
+    )
+    parser.add_argument(
+        "--segment", metavar="ATTR",
+        help="also break every table down by a user attribute: new (returning users have "
+        "events before the experiment, in LOGS or --pre), genre (of the user's first track, "
+        "needs --catalog) or a CSV/JSON-lines file of user -> segment",
+    )
+    parser.add_argument("--catalog", type=Path, help="the tracks' catalog (for --segment genre)")
+    parser.add_argument("--sequential", action="store_true",
+                        help="add always-valid intervals; decisions and guardrails use them")
+    parser.add_argument("--looks", metavar="N|day",
+                        help="the primary metric after each of N equal slices of the "
+                        "experiment's time (or each UTC day), fixed and always-valid intervals")
     parser.set_defaults(func=run_analyze)
 
     parser = subparsers.add_parser(
@@ -102,8 +128,20 @@ def _log_warnings(events) -> list[str]:
 
 def run_analyze(args: argparse.Namespace) -> int:
     """Handler of ``botify analyze``."""
+    # Every option is checked before the logs are read.
+    mt.check_metric(args.primary, "--primary metric")
+    rails = parse_guardrails(args.guardrail, args.primary)
+    looks = parse_looks(args.looks)
+    if args.segment is not None:
+        check_attribute(args.segment, args.catalog)
     events = read_events(args.logs)
     pre = read_events(args.pre) if args.pre else None
+    segments = None
+    if args.segment is not None:
+        carried = np.array([t is not None for t in experiment_assignment(events, args.experiment)])
+        if carried.any():
+            segments = user_segments(args.segment, events, carried, pre_events=pre,
+                                     catalog=args.catalog)
     analysis = analyze(
         events,
         args.experiment,
@@ -111,6 +149,11 @@ def run_analyze(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         pre_events=pre,
         configured=_configured(args.experiment),
+        primary=args.primary,
+        guardrails=rails,
+        segments=segments,
+        sequential=args.sequential,
+        looks=looks,
     )
     for warning in [*analysis.warnings, *_log_warnings(events)]:
         print(f"WARNING: {warning}", file=sys.stderr)

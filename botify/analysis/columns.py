@@ -17,22 +17,6 @@ MEAN_TRACKS_PER_SESSION = "mean_tracks_per_session"
 MEAN_TIME_PER_SESSION = "mean_time_per_session"
 METRICS = (TIME, SESSIONS, MEAN_REQUEST_LATENCY, MEAN_TRACKS_PER_SESSION, MEAN_TIME_PER_SESSION)
 
-# Which way each metric improves, declared once: the report's colors, the guardrails' harmful side
-# and the decisions all read it.
-HIGHER_BETTER = "higher"
-LOWER_BETTER = "lower"
-BETTER = {
-    TIME: HIGHER_BETTER,
-    SESSIONS: HIGHER_BETTER,
-    MEAN_REQUEST_LATENCY: LOWER_BETTER,
-    MEAN_TRACKS_PER_SESSION: HIGHER_BETTER,
-    MEAN_TIME_PER_SESSION: HIGHER_BETTER,
-}
-# The unit of a metric's differences where it has one (absolute guardrail margins are in it).
-UNITS = {MEAN_REQUEST_LATENCY: "ms"}
-# The metric the decisions are about, unless told otherwise.
-PRIMARY = MEAN_TIME_PER_SESSION
-
 # The effects table: the course's columns first, then what this toolkit adds.
 METRIC = "metric"
 EFFECT = "effect"
@@ -51,13 +35,19 @@ SIGNIFICANT_HOLM = "significant_holm"
 CUPED = "cuped"
 REASON = "reason"
 DIRECTION = "direction"
+# The always-valid (sequential) interval beside the fixed one, in % of the control mean, and its
+# p-values (NaN unless asked for).
+SEQ_LOWER = "seq_lower"
+SEQ_UPPER = "seq_upper"
+SEQ_P_VALUE = "seq_p_value"
+SEQ_P_VALUE_HOLM = "seq_p_value_holm"
 
 EFFECT_COLUMNS = (
     TREATMENT, METRIC, EFFECT, LOWER, UPPER, CONTROL_MEAN, TREATMENT_MEAN, SIGNIFICANT, P_VALUE,
 )
 EXTRA_COLUMNS = (
     RECOMMENDER, CONTROL_USERS, TREATMENT_USERS, DOF, P_VALUE_HOLM, SIGNIFICANT_HOLM, CUPED, REASON,
-    DIRECTION,
+    DIRECTION, SEQ_LOWER, SEQ_UPPER, SEQ_P_VALUE, SEQ_P_VALUE_HOLM,
 )
 ALL_EFFECT_COLUMNS = EFFECT_COLUMNS + EXTRA_COLUMNS
 
@@ -80,12 +70,10 @@ GUARDRAIL_COLUMNS = (
 # The decisions: one row per treatment, on the primary metric.
 DECISION = "decision"
 DECISION_COLUMNS = (
-    TREATMENT, RECOMMENDER, METRIC, EFFECT, LOWER, UPPER, P_VALUE_HOLM, DECISION, REASON,
+    TREATMENT, RECOMMENDER, METRIC, EFFECT, LOWER, UPPER, P_VALUE_HOLM, SEQ_LOWER, SEQ_UPPER,
+    SEQ_P_VALUE_HOLM, DECISION, REASON,
 )
 
 # Segments: the segment's label in front of a table's rows.
 SEGMENT = "segment"
 
-# The always-valid (sequential) interval beside the fixed one, in % of the control mean.
-SEQ_LOWER = "seq_lower"
-SEQ_UPPER = "seq_upper"

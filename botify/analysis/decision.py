@@ -14,8 +14,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from botify.analysis import columns as col
 from botify.analysis import format as fmt
+from botify.analysis import metrics as mt
 from botify.analysis.guardrails import FAILS, HOLDS, GuardrailCheck
 
 SHIP = "ship"
@@ -35,6 +35,7 @@ class Primary:
         p_value: the p-value shown with it (Holm-adjusted).
         higher_is_better: the metric's direction.
         reason: why the comparison is incomplete, if it is.
+        label: what the p-value is, in the reason (``Holm p``, ``always-valid Holm p``).
     """
 
     metric: str
@@ -43,6 +44,7 @@ class Primary:
     p_value: float
     higher_is_better: bool
     reason: str | None = None
+    label: str = "Holm p"
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,10 @@ def check_text(check: GuardrailCheck) -> str:
     if rail.relative:
         value, worst = fmt.percent(check.effect), fmt.percent(check.worst_effect)
     else:
-        unit = col.UNITS.get(rail.metric, "")
+        unit = mt.UNITS.get(rail.metric, "")
         value, worst = fmt.signed(check.difference, 2, unit), fmt.signed(check.worst, 2, unit)
     if check.status == FAILS:
-        return f"{rail.metric} {value} beyond its margin {rail.limit}"
+        return f"{rail.metric} {value}, beyond {rail.limit}"
     if check.status == HOLDS:
         return f"{rail.metric} {value} within {rail.limit} (bound {worst})"
     if math.isnan(check.worst):
@@ -87,24 +89,23 @@ def decide(primary: Primary, checks: Sequence[GuardrailCheck], srm_mismatch: boo
                                       "broken, no effect can be trusted")
     failed = [c for c in checks if c.status == FAILS]
     unclear = [c for c in checks if c.status not in (HOLDS, FAILS)]
-    effect = f"{primary.metric} {fmt.percent(primary.effect)}"
-    holm = f"Holm p {_p(primary.p_value)}"
+    holm = f"{primary.label} {_p(primary.p_value)}"
     better = primary.significant and (primary.effect > 0) == primary.higher_is_better
     worse = primary.significant and not better
     if worse:
         extra = "".join(f"; {check_text(c)}" for c in failed)
-        return Decision(DONT_SHIP, f"{effect} worse ({holm}){extra}")
+        return Decision(DONT_SHIP, f"{primary.metric} worse ({holm}){extra}")
     if failed:
         return Decision(DONT_SHIP, "; ".join(check_text(c) for c in failed))
     if primary.reason:
         return Decision(INCONCLUSIVE, f"{primary.metric}: {primary.reason}")
     if better and not unclear:
         rails = "guardrails hold" if checks else "no guardrails"
-        return Decision(SHIP, f"{effect} better ({holm}); {rails}")
+        return Decision(SHIP, f"{primary.metric} better ({holm}); {rails}")
     if better:
-        return Decision(INCONCLUSIVE, f"{effect} better ({holm}), but "
+        return Decision(INCONCLUSIVE, f"{primary.metric} better ({holm}), but "
                         + "; ".join(check_text(c) for c in unclear))
-    return Decision(INCONCLUSIVE, f"{effect} not significant ({holm})")
+    return Decision(INCONCLUSIVE, f"{primary.metric} not significant ({holm})")
 
 
 def _p(p: float) -> str:

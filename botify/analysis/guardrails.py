@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from scipy import stats as _scipy_stats
 
 from botify.analysis import columns as col
+from botify.analysis import metrics as mt
+from botify.analysis import sequential
 from botify.analysis.stats import SampleStats, welch_dof
 from botify.errors import ConfigError
 
@@ -55,7 +57,7 @@ class Guardrail:
         sign = "-" if self.higher_is_better else "+"
         if self.relative:
             return f"{sign}{self.margin:g}%"
-        unit = col.UNITS.get(self.metric)
+        unit = mt.UNITS.get(self.metric)
         return f"{sign}{self.margin:g} {unit}" if unit else f"{sign}{self.margin:g}"
 
     @property
@@ -66,9 +68,9 @@ class Guardrail:
 
 
 def guardrail(metric: str, margin: float, relative: bool,
-              better: Mapping[str, str] = col.BETTER) -> Guardrail:
+              better: Mapping[str, str] = mt.BETTER) -> Guardrail:
     """A guardrail on a known metric (its direction from ``better``)."""
-    return Guardrail(metric, float(margin), relative, better[metric] == col.HIGHER_BETTER)
+    return Guardrail(metric, float(margin), relative, better[metric] == mt.HIGHER_BETTER)
 
 
 DEFAULT_GUARDRAILS = (
@@ -79,7 +81,7 @@ DEFAULT_GUARDRAILS = (
 
 
 def parse_guardrail(spec: str, where: str = "--guardrail",
-                    better: Mapping[str, str] = col.BETTER) -> Guardrail:
+                    better: Mapping[str, str] = mt.BETTER) -> Guardrail:
     """Read ``METRIC:MARGIN``: ``mean_request_latency:+1``, ``sessions:-2%``.
 
     The margin's sign, when given, must be the metric's harmful side (``+`` for a metric where
@@ -107,7 +109,7 @@ def parse_guardrail(spec: str, where: str = "--guardrail",
     if match["sign"] and match["sign"] != harmful:
         direction = "higher" if result.higher_is_better else "lower"
         move = "fall" if result.higher_is_better else "rise"
-        raise ConfigError(f"{where}: {spec!r}: {metric} is better {direction}, so its margin is "
+        raise ConfigError(f"{where}: {spec!r}: {direction} {metric} is better, so its margin is "
                           f"how far it may {move}: write {result.spec}")
     return result
 
@@ -116,7 +118,7 @@ def parse_guardrails(
     specs: Iterable[str] | None,
     primary: str,
     where: str | Callable[[int], str] = "--guardrail",
-    better: Mapping[str, str] = col.BETTER,
+    better: Mapping[str, str] = mt.BETTER,
 ) -> tuple[Guardrail, ...]:
     """The guardrails of a list of specs; None gives the defaults (but not on ``primary``),
     ``["none"]`` none at all.
@@ -180,13 +182,17 @@ def non_inferiority(
     rail: Guardrail,
     alpha: float = 0.05,
     baseline: float | None = None,
+    always_valid: bool = False,
 ) -> GuardrailCheck:
     """Test that the treatment is not worse than the control by the guardrail's margin or more.
 
     With ``harm`` the difference on the harmful side and ``M`` the margin in units, the null
     hypothesis ``harm >= M`` is rejected (the guardrail holds) when the one-sided Welch bound
     ``harm + t(1 - alpha, dof) * se`` is below ``M``; the guardrail fails when ``harm - t * se``
-    is above ``M`` (worse than the margin, at the same level); otherwise it is unclear.
+    is above ``M`` (worse than the margin, at the same level); otherwise it is unclear. With
+    ``always_valid``, ``t * se`` is the half-width of the confidence sequence at alpha
+    (:func:`sequential.half_width`; two-sided, so conservative for one side) and the check stays
+    valid however often it is looked at.
 
     Args:
         control: the control's per-user values, summarized.
@@ -195,6 +201,7 @@ def non_inferiority(
         alpha: the level of the one-sided test.
         baseline: the control mean that relative margins and ``effect`` refer to (default the
             control's mean; CUPED passes the unadjusted one).
+        always_valid: bound by the confidence sequence instead of the fixed-horizon interval.
 
     Returns:
         The check; ``reason`` is set and the status is unclear when a group has fewer than two
@@ -222,11 +229,16 @@ def non_inferiority(
         status = HOLDS if harm < margin else FAILS if harm > margin else UNCLEAR
         return result(status, difference, side * margin, 0.0 if status == HOLDS else 1.0,
                       reason="zero variance in both groups: the difference is exact")
-    dof = welch_dof(control, treatment)
     standard_error = math.sqrt(squared_error)
-    quantile = float(_scipy_stats.t.ppf(1 - alpha, dof))
-    worst = harm + quantile * standard_error
-    best = harm - quantile * standard_error
-    p_value = float(_scipy_stats.t.cdf((harm - margin) / standard_error, dof))
+    if always_valid:
+        n_total = control.n + treatment.n
+        width = sequential.half_width(squared_error, n_total, alpha)
+        p_value = (sequential.p_value(harm - margin, squared_error, n_total, alpha)
+                   if harm < margin else 1.0)
+    else:
+        dof = welch_dof(control, treatment)
+        width = float(_scipy_stats.t.ppf(1 - alpha, dof)) * standard_error
+        p_value = float(_scipy_stats.t.cdf((harm - margin) / standard_error, dof))
+    worst, best = harm + width, harm - width
     status = HOLDS if worst < margin else FAILS if best > margin else UNCLEAR
     return result(status, side * worst, side * margin, p_value)

@@ -12,6 +12,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from botify.analysis import columns as col  # noqa: E402
+from botify.analysis.looks import LOOK  # noqa: E402
+from botify.analysis.metrics import HIGHER_BETTER, LOWER_BETTER  # noqa: E402
 
 GREEN = "#2e7d32"
 RED = "#c62828"
@@ -22,19 +24,33 @@ def _label(treatment: str, recommender: str | None) -> str:
     return f"{treatment} ({recommender})" if recommender else str(treatment)
 
 
-def plot_effects(effects: pd.DataFrame, title: str = "") -> Figure:
+def _color(row: pd.Series) -> str:
+    """Green for a significant improvement (by the metric's direction), red for a significant
+    regression, grey otherwise."""
+    if not row[col.SIGNIFICANT]:
+        return GREY
+    better = row.get(col.DIRECTION, HIGHER_BETTER) == HIGHER_BETTER
+    return GREEN if (row[col.EFFECT] > 0) == better else RED
+
+
+def plot_effects(effects: pd.DataFrame, title: str = "", first: str | None = None) -> Figure:
     """Each metric's effects with their intervals, one row per treatment, in % of the control.
 
-    A point is green when the interval excludes 0 above it, red below, grey when not significant.
+    A point is green when the interval excludes 0 on the metric's better side, red on its worse
+    side, grey when not significant; metrics where lower is better are marked so. ``first``
+    (the primary metric) is drawn at the top.
     """
     metrics = list(dict.fromkeys(effects[col.METRIC]))
+    if first in metrics:
+        metrics.remove(first)
+        metrics.insert(0, first)
     height = 1.0 + max(len(metrics), 1) * (0.6 + 0.35 * effects[col.TREATMENT].nunique())
     fig, axes = plt.subplots(max(len(metrics), 1), 1, figsize=(8, height), squeeze=False)
     for ax, metric in zip(axes[:, 0], metrics, strict=False):
         rows = effects[effects[col.METRIC] == metric].reset_index(drop=True)
         y = np.arange(len(rows))[::-1]
         for position, (_, row) in zip(y, rows.iterrows(), strict=True):
-            color = GREY if not row[col.SIGNIFICANT] else (GREEN if row[col.EFFECT] > 0 else RED)
+            color = _color(row)
             if np.isfinite(row[col.LOWER]) and np.isfinite(row[col.UPPER]):
                 ax.errorbar(
                     row[col.EFFECT], position,
@@ -49,11 +65,43 @@ def plot_effects(effects: pd.DataFrame, title: str = "") -> Figure:
             [_label(t, r) for t, r in zip(rows[col.TREATMENT], rows[col.RECOMMENDER], strict=True)]
         )
         ax.set_ylim(-0.7, len(rows) - 0.3)
-        ax.set_title(metric, fontsize=10, loc="left")
+        lower = rows[col.DIRECTION].eq(LOWER_BETTER).any() if col.DIRECTION in rows else False
+        ax.set_title(f"{metric} (lower is better)" if lower else metric, fontsize=10, loc="left")
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlabel("effect, % of the control mean")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_looks(looks: pd.DataFrame, metric: str) -> Figure:
+    """The primary metric's effect at each look, per treatment: the fixed-horizon interval as a
+    band, the always-valid one as dashed lines around it."""
+    treatments = list(dict.fromkeys(looks[col.TREATMENT]))
+    columns = min(len(treatments), 4) or 1
+    rows = max(-(-len(treatments) // columns), 1)
+    fig, axes = plt.subplots(rows, columns, figsize=(8, 0.4 + 2.1 * rows), squeeze=False,
+                             sharex=True)
+    for ax in axes.ravel()[len(treatments):]:
+        ax.set_visible(False)
+    for ax, treatment in zip(axes.ravel(), treatments, strict=False):
+        part = looks[looks[col.TREATMENT] == treatment].sort_values(LOOK)
+        x = part[LOOK].to_numpy()
+        ax.fill_between(x, part[col.LOWER], part[col.UPPER], color="#1565c0", alpha=0.25,
+                        label="fixed")
+        ax.plot(x, part[col.SEQ_LOWER], "--", color="#1565c0", linewidth=1, label="always-valid")
+        ax.plot(x, part[col.SEQ_UPPER], "--", color="#1565c0", linewidth=1)
+        ax.plot(x, part[col.EFFECT], "o-", color="black", markersize=3)
+        ax.axhline(0, color=GREY, linewidth=0.8)
+        ax.set_title(treatment, fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
+        ax.set_xticks(x)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7, loc="best")
+    for ax in axes[-1]:
+        ax.set_xlabel("look", fontsize=8)
+    fig.suptitle(f"{metric}: effect (% of the control mean) at each look", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -87,8 +87,7 @@ def read_segment_file(path: str | os.PathLike) -> pd.Series:
     """
     file = Path(path)
     if not file.is_file():
-        raise DataError(f"--segment: no such segment file {str(file)!r} (or give one of the "
-                        f"attributes {', '.join(BUILT_IN)})")
+        raise DataError(f"--segment: no such segment file {str(file)!r}")
     try:
         if file.suffix.lower() == ".csv":
             table = pd.read_csv(file, dtype=str, keep_default_na=False)
@@ -146,6 +145,7 @@ def user_segments(
             looks like a file.
         DataError: the file or the catalog is missing or malformed.
     """
+    check_attribute(attribute, catalog)
     inside = events.loc[carried]
     if attribute == NEW:
         frames = [events] + ([pre_events] if pre_events is not None else [])
@@ -153,12 +153,29 @@ def user_segments(
         timestamp = np.concatenate([f[ev.TIMESTAMP].to_numpy(dtype=np.int64) for f in frames])
         return new_or_returning(user, timestamp, int(inside[ev.TIMESTAMP].min()))
     if attribute == GENRE:
-        if catalog is None:
-            raise ConfigError("--segment genre needs --catalog FILE (the tracks' genres)")
         return first_track_genre(inside[ev.USER].to_numpy(), inside[ev.TIMESTAMP].to_numpy(),
                                  inside[ev.TRACK].to_numpy(), catalog_genres(catalog))
+    return read_segment_file(attribute)
+
+
+def check_attribute(attribute: str, catalog: str | os.PathLike | None = None) -> None:
+    """Check a ``--segment`` attribute before any log is read.
+
+    Raises:
+        ConfigError: ``genre`` without a catalog, or neither a built-in attribute nor a file name.
+        DataError: the segment file or the catalog does not exist.
+    """
+    if attribute == NEW:
+        return
+    if attribute == GENRE:
+        if catalog is None:
+            raise ConfigError("--segment genre needs --catalog FILE (the tracks' genres)")
+        if not Path(catalog).is_file():
+            raise DataError(f"--catalog: no such file {str(catalog)!r}")
+        return
     path = Path(attribute)
     if path.suffix.lower() not in (".csv", ".jsonl", ".json") and len(path.parts) < 2:
         raise ConfigError(f"--segment: unknown attribute {attribute!r} (known: "
                           f"{', '.join(BUILT_IN)}; or a CSV or JSON-lines file of user, segment)")
-    return read_segment_file(path)
+    if not path.is_file():
+        raise DataError(f"--segment: no such segment file {attribute!r}")

@@ -9,6 +9,7 @@ from statsmodels.stats.multitest import multipletests
 
 from botify.analysis import columns as col
 from botify.analysis.analyze import analyze
+from botify.analysis.ratio import RATIO_TIME_PER_SESSION, RATIO_TRACKS_PER_SESSION, RATIOS
 from botify.analysis.synthetic import generate_events
 from botify.errors import DataError
 from botify.events import read_events
@@ -26,7 +27,11 @@ def analysis(events):
 
 def test_effects_table_has_the_course_columns_then_ours(analysis):
     assert tuple(analysis.effects.columns[:9]) == col.EFFECT_COLUMNS
-    assert analysis.effects[col.METRIC].tolist() == list(col.METRICS)
+    # Each session-level ratio right after its per-user counterpart.
+    assert analysis.effects[col.METRIC].tolist() == [
+        col.TIME, col.SESSIONS, col.MEAN_REQUEST_LATENCY, col.MEAN_TRACKS_PER_SESSION,
+        RATIO_TRACKS_PER_SESSION, col.MEAN_TIME_PER_SESSION, RATIO_TIME_PER_SESSION,
+    ]
     assert set(analysis.effects[col.TREATMENT]) == {"T1"}
 
 
@@ -34,7 +39,7 @@ def test_numbers_equal_scipy_on_the_per_user_values(analysis):
     users = analysis.users
     control = users[users[col.TREATMENT] == "C"]
     treated = users[users[col.TREATMENT] == "T1"]
-    for row in analysis.effects.itertuples():
+    for row in analysis.effects[analysis.effects[col.METRIC].isin(col.METRICS)].itertuples():
         c, t = control[row.metric].to_numpy(), treated[row.metric].to_numpy()
         reference = scipy_stats.ttest_ind(t, c, equal_var=False)
         interval = reference.confidence_interval(0.95)
@@ -82,7 +87,8 @@ def test_holm_across_treatments_matches_statsmodels():
 
 def test_cuped_narrows_the_intervals(ab_logs, events, analysis):
     adjusted = analyze(events, "AB", pre_events=read_events([ab_logs["pre"]]))
-    assert adjusted.effects[col.CUPED].all()
+    # Every per-user metric is adjusted; the session-level ratios are not.
+    assert (adjusted.effects[col.CUPED] == adjusted.effects[col.METRIC].isin(col.METRICS)).all()
     raw = analysis.effects.set_index(col.METRIC)
     cuped = adjusted.effects.set_index(col.METRIC)
     for metric in (col.TIME, col.SESSIONS, col.MEAN_TIME_PER_SESSION):
@@ -114,7 +120,7 @@ def test_events_without_the_experiment_are_ignored_with_a_warning(events):
 def test_a_configured_treatment_without_users_gives_reasons_not_exceptions(events):
     result = analyze(events, "AB", configured=["random", "sticky", "ghost"])
     ghost = result.effects[result.effects[col.TREATMENT] == "T2"]
-    assert len(ghost) == len(col.METRICS)
+    assert len(ghost) == len(col.METRICS) + len(RATIOS)
     assert (ghost[col.REASON] == "no users in the treatment").all()
     assert not ghost[col.SIGNIFICANT].any()
     assert result.srm.mismatch  # a third of the users expected in T2 never came
