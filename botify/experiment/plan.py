@@ -30,6 +30,8 @@ the output directory and whether the oracle replays the analyzed days::
     [analysis]
     alpha = 0.05
     offline = true               # score the trained models offline beside their online effects
+    primary = "mean_time_per_session"                        # what the decisions are about
+    guardrails = ["mean_request_latency:+1", "sessions:-2%"] # ["none"]: no guardrail
 
 Every problem is reported with the file and the key path (``days[1].arms[1]: 'mine' is not a
 configured recommender``) before anything starts.
@@ -98,6 +100,10 @@ class Analysis:
     pre: tuple[int, ...] = ()
     correction: str = "holm"
     offline: bool = True
+    primary: str = "mean_time_per_session"
+    guardrails: tuple[str, ...] | None = None  # METRIC:MARGIN specs; None: the defaults
+    sequential: bool = False
+    looks: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -285,16 +291,19 @@ def _day(reader: _Reader, number: int) -> Day:
 
 
 def _analysis(reader: _Reader, days: tuple[Day, ...]) -> Analysis:
-    from botify.analysis import columns as col
+    from botify.analysis import metrics as mt
+    from botify.analysis.guardrails import parse_guardrails
+    from botify.analysis.looks import parse_looks
 
-    reader.only("alpha", "metrics", "pre", "correction", "offline")
+    reader.only("alpha", "metrics", "pre", "correction", "offline", "primary", "guardrails",
+                "sequential", "looks")
     alpha = float(reader.get("alpha", (float, int), 0.05))
     if not 0 < alpha < 1:
         raise reader.error(f"must be between 0 and 1, got {alpha}", "alpha")
     metrics = reader.strings("metrics")
     for i, metric in enumerate(metrics or ()):
-        if metric not in col.METRICS:
-            raise reader.error(f"unknown metric {metric!r} (known: {', '.join(col.METRICS)})",
+        if metric not in mt.BETTER:
+            raise reader.error(f"unknown metric {metric!r} (known: {', '.join(mt.BETTER)})",
                                f"metrics[{i}]")
     pre = reader.get("pre", list, [])
     analyzed = [d.number for d in days if d.analyze]
@@ -309,7 +318,17 @@ def _analysis(reader: _Reader, days: tuple[Day, ...]) -> Analysis:
     if correction not in CORRECTIONS:
         raise reader.error(f"must be one of {', '.join(CORRECTIONS)}, got {correction!r}",
                            "correction")
-    return Analysis(alpha, metrics, tuple(pre), correction, reader.get("offline", bool, True))
+    primary = reader.get("primary", str, mt.PRIMARY)
+    if primary not in mt.BETTER:
+        raise reader.error(f"unknown metric {primary!r} (known: {', '.join(mt.BETTER)})",
+                           "primary")
+    guardrails = reader.strings("guardrails")
+    parse_guardrails(guardrails, primary,
+                     lambda i: f"{reader.file}: {_join(reader.path, f'guardrails[{i}]')}")
+    looks = reader.get("looks", (int, str))
+    parse_looks(looks, f"{reader.file}: {_join(reader.path, 'looks')}")
+    return Analysis(alpha, metrics, tuple(pre), correction, reader.get("offline", bool, True),
+                    primary, guardrails, reader.get("sequential", bool, False), looks)
 
 
 def plugin_paths(plan: Plan) -> list[str]:

@@ -82,16 +82,21 @@ def report_day(plan: Plan, day: Day, world_dir: Path, seed: int) -> dict[str, An
         control and whether it is significant (after the plan's correction), and the oracle's share.
     """
     from botify.analysis.analyze import analyze
+    from botify.analysis.guardrails import parse_guardrails
+    from botify.analysis.looks import parse_looks
     from botify.analysis.report import effects_table, write_report
     from botify.events import read_events
 
     out = plan.out / f"day{day.number}"
     logs = plan.out / "logs"
     pre = read_events([logs / f"day{n}" for n in plan.analysis.pre]) if plan.analysis.pre else None
+    settings = plan.analysis
     analysis = analyze(
         read_events([logs / f"day{day.number}"]), day.experiment, configured=list(day.arms),
-        alpha=plan.analysis.alpha, pre_events=pre,
-        metrics=plan.analysis.metrics or col.METRICS,
+        alpha=settings.alpha, pre_events=pre, metrics=settings.metrics,
+        primary=settings.primary, guardrails=parse_guardrails(settings.guardrails,
+                                                              settings.primary),
+        sequential=settings.sequential, looks=parse_looks(settings.looks),
     )
     extra = {}
     oracle = None
@@ -116,6 +121,7 @@ def _arms(analysis, correction: str, oracle: pd.DataFrame | None) -> dict[str, A
     significant = col.SIGNIFICANT_HOLM if correction == "holm" else col.SIGNIFICANT
     effects = analysis.effects[analysis.effects[col.METRIC] == col.MEAN_TIME_PER_SESSION]
     effects = effects.set_index(col.TREATMENT)
+    decisions = analysis.decisions.set_index(col.TREATMENT)
     means = analysis.users.groupby(col.TREATMENT)[col.MEAN_TIME_PER_SESSION].mean()
     shares = {} if oracle is None else dict(zip(oracle[col.TREATMENT],
                                                 oracle["percent_of_oracle"], strict=True))
@@ -127,6 +133,9 @@ def _arms(analysis, correction: str, oracle: pd.DataFrame | None) -> dict[str, A
         if treatment in effects.index:
             row["effect"] = _number(effects.loc[treatment, col.EFFECT])
             row["significant"] = bool(effects.loc[treatment, significant])
+        if treatment in decisions.index:  # on the plan's primary metric, with its guardrails
+            row["decision"] = decisions.loc[treatment, col.DECISION]
+            row["reason"] = decisions.loc[treatment, col.REASON]
         if treatment in shares:
             row["percent_of_oracle"] = _number(shares[treatment])
         rows[recommender] = row
