@@ -244,7 +244,7 @@ def train_and_load(
     from botify.events import read_events
     from botify.experiment.offline import TEST_FRACTION, offline_scores
     from botify.store.artifacts import load_artifact
-    from botify.training.artifacts import JSONL_SUFFIX, write_json
+    from botify.training.artifacts import write_json
     from botify.training.pipeline import TrainSettings, train
 
     logs = [out / "logs" / f"day{number}" for number in day.train.logs]
@@ -255,10 +255,7 @@ def train_and_load(
                              catalog=world_dir / "tracks.jsonl")
     written = train(events, out / "models", settings)
     for name, path in written.items():
-        if path.suffix != JSONL_SUFFIX:  # embeddings: read from the file, not served from Redis
-            print(f"wrote {name}: {path}")
-            continue
-        result = load_artifact(client, name, path)
+        result = load_artifact(client, name, path)  # a .npy: item embeddings
         print(f"loaded {name}: {result}")
     if not offline:
         return None

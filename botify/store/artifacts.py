@@ -18,7 +18,8 @@ Keys (``NAME`` is the artifact's name, ``V`` a version number)::
 A load writes a whole new version and only then moves ``current`` to it, so a reader sees the old
 version or the new one, never a mix; a malformed line aborts the load (its keys are deleted) before
 anything is switched. The replaced version expires after :data:`GRACE_SECONDS`, so readers that
-looked up the pointer a moment before the switch still find their data.
+looked up the pointer a moment before the switch still find their data. Item embeddings (a
+``.npy`` file) are loaded under the same scheme by :mod:`botify.store.embeddings`.
 """
 
 from __future__ import annotations
@@ -56,8 +57,36 @@ def pointer_key(name: str) -> str:
     return f"{PREFIX}:{name}:current"
 
 
-def _version_key(name: str, version: str | int, part: str) -> str:
+def version_key(name: str, version: str | int, part: str) -> str:
+    """The key of one part (``meta``, ``data``...) of a version of ``name``."""
     return f"{PREFIX}:{name}:{version}:{part}"
+
+
+# Every part a version may have (the embeddings' "vectors" included), expired together.
+VERSION_PARTS = ("data", "ranking", "vectors", "meta")
+
+
+def check_name(name: str) -> None:
+    """Raises DataError unless ``name`` can name an artifact (no ':' or whitespace)."""
+    if not name or any(c in name for c in ": \t\n"):
+        raise DataError(f"bad artifact name {name!r}: use letters, digits, '_' or '-'")
+
+
+def new_version(client: redis.Redis, name: str) -> int:
+    """A version number for a new load of ``name``, never handed out before."""
+    return next_version(client, f"{PREFIX}:{name}:seq")
+
+
+def switch_version(client: redis.Redis, name: str, version: int) -> None:
+    """Serve ``version`` of ``name`` from now on (one command); the replaced version's keys
+    expire after :data:`GRACE_SECONDS`."""
+    previous = client.set(pointer_key(name), version, get=True)
+    if previous is not None and int(previous) != version:
+        old = int(previous)
+        pipe = client.pipeline(transaction=False)
+        for part in VERSION_PARTS:
+            pipe.expire(version_key(name, old, part), GRACE_SECONDS)
+        pipe.execute()
 
 
 @dataclass(frozen=True)
@@ -214,7 +243,8 @@ def iter_artifact(path: str | os.PathLike) -> Iterator[tuple[str, int, Any]]:
 # Loading
 
 
-def _source(path: Path) -> dict[str, Any]:
+def file_source(path: Path) -> dict[str, Any]:
+    """What identifies a loaded file: its resolved path, size and modification time."""
     stat = path.stat()
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
@@ -225,7 +255,8 @@ def load_artifact(client: redis.Redis, name: str, path: str | os.PathLike) -> Ar
     Args:
         client: the Redis client.
         name: the artifact's name (what recommenders' configs refer to, e.g. ``"multidae"``).
-        path: the JSONL file.
+        path: the JSONL file, or a ``.npy`` of item embeddings
+            (:func:`botify.store.embeddings.load_embeddings`).
 
     Returns:
         What was loaded.
@@ -233,18 +264,21 @@ def load_artifact(client: redis.Redis, name: str, path: str | os.PathLike) -> Ar
     Raises:
         DataError: the file is malformed; nothing was switched and the partial version is deleted.
     """
-    if not name or any(c in name for c in ": \t\n"):
-        raise DataError(f"bad artifact name {name!r}: use letters, digits, '_' or '-'")
+    from botify.store.embeddings import is_embeddings_file, load_embeddings
+
+    if is_embeddings_file(path):
+        return load_embeddings(client, name, path)
+    check_name(name)
     started = time.perf_counter()
     path = Path(path)
-    version = next_version(client, f"{PREFIX}:{name}:seq")
-    data_key = _version_key(name, version, "data")
-    ranking_key = _version_key(name, version, "ranking")
-    meta_key = _version_key(name, version, "meta")
+    version = new_version(client, name)
+    data_key = version_key(name, version, "data")
+    ranking_key = version_key(name, version, "ranking")
+    meta_key = version_key(name, version, "meta")
     kind = None
     count = 0
     try:
-        source = _source(path) if path.exists() else {"path": str(path)}
+        source = file_source(path) if path.exists() else {"path": str(path)}
         pipe = client.pipeline(transaction=False)
         mapping: dict[int, bytes] = {}
         queued = 0
@@ -275,13 +309,7 @@ def load_artifact(client: redis.Redis, name: str, path: str | os.PathLike) -> Ar
     except BaseException:
         client.unlink(data_key, ranking_key, meta_key)
         raise
-    previous = client.set(pointer_key(name), version, get=True)
-    if previous is not None and int(previous) != version:
-        old = int(previous)
-        pipe = client.pipeline(transaction=False)
-        for part in ("data", "ranking", "meta"):
-            pipe.expire(_version_key(name, old, part), GRACE_SECONDS)
-        pipe.execute()
+    switch_version(client, name, version)
     return ArtifactLoad(name, version, str(kind), count, time.perf_counter() - started)
 
 
@@ -290,7 +318,7 @@ def artifact_info(client: redis.Redis, name: str) -> dict[str, Any] | None:
     version = client.get(pointer_key(name))
     if version is None:
         return None
-    raw = client.get(_version_key(name, version.decode(), "meta"))
+    raw = client.get(version_key(name, version.decode(), "meta"))
     if raw is None:
         return None
     info = orjson.loads(raw)
@@ -312,7 +340,7 @@ def load_configured_artifacts(
 
     Args:
         client: the Redis client.
-        artifacts: NAME -> JSONL file.
+        artifacts: NAME -> JSONL file (or ``.npy`` embeddings).
         log: receives one line per artifact (loaded, unchanged or missing).
 
     Returns:
@@ -330,7 +358,7 @@ def load_configured_artifacts(
             continue
         with client.lock(f"{PREFIX}:{name}:lock", timeout=600, blocking_timeout=600):
             info = artifact_info(client, name)
-            if info is not None and info.get("source") == _source(path):
+            if info is not None and info.get("source") == file_source(path):
                 say(f"artifact {name}: {path} already loaded (version {info['version']})")
                 continue
             result = load_artifact(client, name, path)
@@ -385,7 +413,7 @@ class ArtifactReader:
         pointer = batch.add("get", pointer_key(name))
         guess = self._versions.get(name)
         fetched = (
-            batch.add("hmget", _version_key(name, guess, "data"), list(keys))
+            batch.add("hmget", version_key(name, guess, "data"), list(keys))
             if guess is not None and keys
             else None
         )
@@ -400,7 +428,7 @@ class ArtifactReader:
             else:
                 self._versions[name] = version
                 try:
-                    values = self._client.hmget(_version_key(name, version, "data"), list(keys))
+                    values = self._client.hmget(version_key(name, version, "data"), list(keys))
                 except redis.ResponseError:
                     values = [None] * len(keys)
             return [_decode_entry(v) for v in values]
@@ -438,7 +466,7 @@ class ArtifactReader:
         if cached is not None:
             return cached
         try:
-            raw = self._client.get(_version_key(name, version, "ranking"))
+            raw = self._client.get(version_key(name, version, "ranking"))
         except redis.ResponseError:
             return None
         if raw is None:

@@ -47,12 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     catalog.set_defaults(func=run_load_catalog)
     recs = load_subparsers(subparsers).add_parser(
         "recs",
-        help="load a recommendation artifact (per-user, per-track or ranking JSONL) as NAME",
+        help="load a recommendation artifact (per-user, per-track or ranking JSONL, or item "
+        "embeddings .npy) as NAME",
         description="Load a recommendation artifact as a new version of NAME and switch to it "
-        "atomically (the recommenders of config.json refer to artifacts by NAME).",
+        "atomically (the recommenders of config.json refer to artifacts by NAME). A .npy file is "
+        "item embeddings: a 2-D float32 array, row = track id.",
     )
     recs.add_argument("name", help="the artifact's name, e.g. multidae, ranker, top_tracks")
-    recs.add_argument("file", help="the JSONL file")
+    recs.add_argument("file", help="the JSONL file, or the .npy of item embeddings")
     recs.set_defaults(func=run_load_recs)
 
 
@@ -109,8 +111,9 @@ def run_load_recs(args: argparse.Namespace) -> int:
         result = load_artifact(client, args.name, args.file)
     except redis.RedisError as exc:
         raise StoreUnavailable(f"Redis failed during the load: {exc}") from None
+    what = "rows with a vector" if result.kind == "embeddings" else "records"
     print(
-        f"{args.name} {args.file}: {result.count} {result.kind} records, "
+        f"{args.name} {args.file}: {result.count} {result.kind} {what}, "
         f"version {result.version} in {result.seconds:.2f} s"
     )
     return 0

@@ -24,10 +24,10 @@ import orjson
 from botify.errors import DataError
 from botify.files import atomic_open
 from botify.store.artifacts import PER_TRACK, PER_USER, RANKING
+from botify.store.embeddings import EMBEDDINGS, read_embeddings  # noqa: F401 (read here too)
+from botify.store.embeddings import SUFFIX as NPY_SUFFIX
 
-EMBEDDINGS = "embeddings"
 JSONL_SUFFIX = ".jsonl"
-NPY_SUFFIX = ".npy"
 
 
 @dataclass(frozen=True)
@@ -143,25 +143,6 @@ def write_artifact(out: str | os.PathLike, name: str, artifact) -> Path:
     if artifact.kind == EMBEDDINGS:
         return _atomic_write(path, lambda handle: np.save(handle, artifact.vectors))
     return write_jsonl(path, artifact.records())
-
-
-def read_embeddings(path: str | os.PathLike) -> np.ndarray:
-    """An embeddings artifact (``.npy``): its float32 matrix.
-
-    Raises:
-        DataError: unreadable, not a 2-D float32 array, or not finite.
-    """
-    path = Path(path)
-    try:
-        vectors = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable .npy array ({exc})") from None
-    if vectors.dtype != np.float32 or vectors.ndim != 2:
-        raise DataError(f"{path}: embeddings must be a 2-D float32 array, got {vectors.dtype} of "
-                        f"shape {vectors.shape}")
-    if not np.isfinite(vectors).all():
-        raise DataError(f"{path}: embeddings hold NaN or infinite values")
-    return vectors
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> Path:
