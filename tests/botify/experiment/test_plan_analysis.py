@@ -1,4 +1,4 @@
-"""The plan's [analysis] settings of the decisions: primary metric, guardrails, sequential, looks."""
+"""The plan's [analysis] settings of decisions: primary metric, guardrails, sequential, looks."""
 
 from __future__ import annotations
 
