@@ -74,7 +74,8 @@ def check_text(check: GuardrailCheck) -> str:
 
 def decide(primary: Primary, checks: Sequence[GuardrailCheck], srm_mismatch: bool = False
            ) -> Decision:
-    """The decision on one treatment.
+    """The decision on one treatment; its reason speaks of the primary metric without naming it
+    (``worse (Holm p = 0.003)``), and names the guardrails.
 
     Args:
         primary: the primary metric's comparison.
@@ -94,18 +95,18 @@ def decide(primary: Primary, checks: Sequence[GuardrailCheck], srm_mismatch: boo
     worse = primary.significant and not better
     if worse:
         extra = "".join(f"; {check_text(c)}" for c in failed)
-        return Decision(DONT_SHIP, f"{primary.metric} worse ({holm}){extra}")
+        return Decision(DONT_SHIP, f"worse ({holm}){extra}")
     if failed:
         return Decision(DONT_SHIP, "; ".join(check_text(c) for c in failed))
     if primary.reason:
         return Decision(INCONCLUSIVE, f"{primary.metric}: {primary.reason}")
     if better and not unclear:
         rails = "guardrails hold" if checks else "no guardrails"
-        return Decision(SHIP, f"{primary.metric} better ({holm}); {rails}")
+        return Decision(SHIP, f"better ({holm}); {rails}")
     if better:
-        return Decision(INCONCLUSIVE, f"{primary.metric} better ({holm}), but "
+        return Decision(INCONCLUSIVE, f"better ({holm}), but "
                         + "; ".join(check_text(c) for c in unclear))
-    return Decision(INCONCLUSIVE, f"{primary.metric} not significant ({holm})")
+    return Decision(INCONCLUSIVE, f"not significant ({holm})")
 
 
 def _p(p: float) -> str:

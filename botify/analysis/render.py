@@ -32,10 +32,15 @@ STYLES = {
     "ship": "color:white;background-color:#2e7d32;font-weight:bold",
     "dont": "color:white;background-color:#c62828;font-weight:bold",
     "unclear": "background-color:#eeeeee",
+    "undecided": "background-color:#eeeeee",
     "holds": "background-color:#c8e6c9",
     "fails": "background-color:#ffcdd2",
     "text": "",
 }
+
+
+STATES = ("holds", "fails", "unclear")
+"""Cell kinds of a guardrail's state: it may go on a line above its value."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def tone(value: float, direction: str) -> str:
 
 
 def _decision(text: str) -> Cell:
-    return Cell(text, "ship" if text == SHIP else "dont" if text == DONT_SHIP else "unclear")
+    return Cell(text, "ship" if text == SHIP else "dont" if text == DONT_SHIP else "undecided")
 
 
 def check_cell(check: pd.Series | dict, rail: Guardrail) -> Cell:
@@ -215,9 +220,16 @@ def html_table(table: Table, css: str = "") -> str:
         cells = []
         for cell in row:
             style = STYLES.get(cell.kind, "")
-            attributes = (' class="text"' if cell.kind == "text" else "") + (
+            css = "text" if cell.kind == "text" else "wrap" if cell.kind in STATES else ""
+            attributes = (f' class="{css}"' if css else "") + (
                 f' style="{style}"' if style else "")
-            text = _breakable(cell.text) if cell.kind == "text" else esc(cell.text)
+            if cell.kind == "text":
+                text = _breakable(cell.text)
+            elif cell.kind in STATES and " " in cell.text:  # the state, then the value unbroken
+                state, value = cell.text.split(" ", 1)
+                text = f'{esc(state)} <span class="num">{esc(value)}</span>'
+            else:
+                text = esc(cell.text)
             cells.append(f"<td{attributes}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     klass = f' class="{css}"' if css else ""

@@ -32,10 +32,10 @@ HOLD = [check(LATENCY, HOLDS), check(SESSIONS, HOLDS, 0.03, -0.02)]
     ("result", "checks", "decision", "words"),
     [
         (primary(+12.0, True), HOLD, SHIP,
-         "mean_time_per_session better (Holm p < 1e-10); guardrails hold"),
+         "better (Holm p < 1e-10); guardrails hold"),
         (primary(+12.0, True), [], SHIP, "no guardrails"),
         (primary(-8.0, True, 0.003), HOLD, DONT_SHIP,
-         "mean_time_per_session worse (Holm p = 0.003)"),
+         "worse (Holm p = 0.003)"),
         (primary(+12.0, True), [check(LATENCY, FAILS, 1.6, 1.8), HOLD[1]], DONT_SHIP,
          "mean_request_latency +1.60 ms, beyond +1 ms"),
         (primary(+1.0, False, 0.4), [check(LATENCY, FAILS, 1.6, 1.8)], DONT_SHIP,
@@ -43,14 +43,14 @@ HOLD = [check(LATENCY, HOLDS), check(SESSIONS, HOLDS, 0.03, -0.02)]
         (primary(+12.0, True), [HOLD[0], check(SESSIONS, UNCLEAR, 0.0, -0.09)], INCONCLUSIVE,
          "better (Holm p < 1e-10), but sessions not shown within -2% (bound -3.0%)"),
         (primary(+1.0, False, 0.4), HOLD, INCONCLUSIVE,
-         "mean_time_per_session not significant (Holm p = 0.400)"),
+         "not significant (Holm p = 0.400)"),
         (primary(math.nan, False, math.nan, reason="no users in the treatment"), HOLD,
          INCONCLUSIVE, "mean_time_per_session: no users in the treatment"),
         # Lower is better: a significant fall is an improvement.
         (primary(-5.0, True, metric=col.MEAN_REQUEST_LATENCY, higher=False), [], SHIP,
-         "mean_request_latency better"),
+         "better (Holm p < 1e-10)"),
         (primary(+5.0, True, metric=col.MEAN_REQUEST_LATENCY, higher=False), [], DONT_SHIP,
-         "mean_request_latency worse"),
+         "worse (Holm p < 1e-10)"),
     ],
     ids=["ship", "ship-no-guardrails", "worse", "guardrail-fails", "fails-not-significant",
          "guardrail-unclear", "not-significant", "degenerate", "lower-better-ship",
@@ -70,5 +70,4 @@ def test_a_sample_ratio_mismatch_makes_every_decision_inconclusive():
 def test_a_worse_primary_names_the_failed_guardrails_too():
     found = decide(primary(-8.0, True), [check(LATENCY, FAILS, 1.6, 1.8)])
     assert found.decision == DONT_SHIP
-    assert found.reason == ("mean_time_per_session worse (Holm p < 1e-10); "
-                            "mean_request_latency +1.60 ms, beyond +1 ms")
+    assert found.reason == "worse (Holm p < 1e-10); mean_request_latency +1.60 ms, beyond +1 ms"
