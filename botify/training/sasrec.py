@@ -6,16 +6,18 @@ attention and a point-wise feed-forward layer, each with dropout and a residual 
 the sequence into one state per position, and the state after a track scores every candidate next
 track by its dot product with the candidate's embedding (the same table as the input, as in Kang
 and McAuley, "Self-attentive sequential recommendation"). It is trained on next-track prediction:
-a position's target is the next event's track when that event was listened past ``threshold``;
-skipped tracks stay in the inputs as context but are never targets. The loss is a sampled softmax:
-each batch draws ``negatives`` random tracks that every position's positive competes with.
+the sequences hold the events listened past ``threshold`` and a position's target is the next of
+them (with ``skipped_inputs``, the skipped tracks stay in the inputs as context, never targets: on
+a planted log that scored the same on the next track and a sixth on the user's lists, and trained
+slower). The loss is a sampled softmax: each batch draws ``negatives`` random tracks that every
+position's positive competes with.
 
 A long history is cut, from its end, into windows of ``max_len`` targets (each with the event
 before it as its first input), so every event is a target once per epoch; the most recent window
 is what a user's list is scored after.
 
 Exported as per-track lists (the nearest tracks by cosine of the item embeddings), per-user lists
-(the best-scored tracks after the user's last ``max_len`` events that the user has not heard) and
+(the best-scored tracks after the user's last ``max_len`` positives that the user has not heard) and
 the item embeddings themselves.
 """
 
@@ -157,10 +159,10 @@ class SASRec:
         negatives: int = 256,
         epochs: int = 10,
         batch_size: int = 128,
-        lr: float = 1e-3,
+        lr: float = 0.01,
         weight_decay: float = 0.0,
         threshold: float = POSITIVE_THRESHOLD,
-        skipped_inputs: bool = True,
+        skipped_inputs: bool = False,
         track_k: int = 100,
         user_k: int = 50,
         seed: int = 0,
@@ -205,7 +207,8 @@ class SASRec:
         """Learn from events (any frame with ``user, track, time, timestamp``).
 
         Raises:
-            ValueError: no user has two events, or no event after a user's first is a positive.
+            ValueError: no user has two events (two positives, without ``skipped_inputs``), or
+                no event after a user's first is a positive.
         """
         if events.empty:
             raise ValueError("no events")
@@ -225,7 +228,8 @@ class SASRec:
             starts = np.searchsorted(kept, users, side="left")
             counts = np.searchsorted(kept, users, side="right") - starts
         if counts.max() < 2:
-            raise ValueError("no user has two events: there is no next track to learn")
+            listened = "" if self.skipped_inputs else f" listened past {self.threshold}"
+            raise ValueError(f"no user has two events{listened}: there is no next track to learn")
         inputs, targets = self._windows(items, positive, starts, counts)
         if not (targets != PAD).any():
             raise ValueError(

@@ -18,6 +18,7 @@ SMALL = {
     "ranker": {"dim": 16, "epochs": 5, "batch_size": 512},
     "multidae": {"hidden": 64, "latent": 16, "epochs": 10, "batch_size": 32},
     "als": {"factors": 16, "iterations": 8},
+    "sasrec": {"dim": 32, "blocks": 1, "heads": 1, "max_len": 20, "epochs": 10, "batch_size": 32},
     "progress": False,
 }
 BUILTINS = sorted(MODELS.builtins)
