@@ -1,0 +1,45 @@
+"""``hybrid_mf``: a factorization with artist and genre features, ranked by BPR or WARP (LightFM).
+
+One fit writes two artifacts: ``hybrid_mf``, each user's top tracks by ``user . track + bias`` not
+yet heard, and ``hybrid_mf_i2i``, each track's nearest tracks by the cosine of the representations
+(``botify.training.hybrid_mf``). The catalog is optional: without it, plain BPR-MF over track ids.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botify.errors import ConfigError, DataError
+from botify.store.artifacts import PER_TRACK, PER_USER
+from botify.training.model import ModelBase
+
+if TYPE_CHECKING:
+    from botify.training.artifacts import RecommendationLists
+    from botify.training.model import TrainData
+
+I2I = "hybrid_mf_i2i"
+
+
+class HybridMFModel(ModelBase):
+    """Per-user and per-track lists from one factorization with side features."""
+
+    name = "hybrid_mf"
+    kind = PER_USER
+    extra = {I2I: PER_TRACK}
+    default = False
+
+    def fit(self, data: TrainData) -> dict[str, RecommendationLists]:
+        from botify.training.hybrid_mf import HybridMF
+
+        settings = self.settings
+        kwargs = {"k": settings.user_k, "track_k": settings.track_k,
+                  "threshold": settings.threshold, "catalog": data.catalog}
+        try:
+            mf = HybridMF(**{**kwargs, **settings.torch_kwargs(settings.hybrid_mf)})
+        except ValueError as exc:
+            raise ConfigError(f"the settings of {self.name}: {exc}") from None
+        try:
+            self.estimator = mf.fit(data.sessions)
+        except ValueError as exc:
+            raise DataError(f"the event logs cannot train {self.name}: {exc}") from None
+        return {self.name: self.estimator.user_lists(), I2I: self.estimator.track_lists()}
