@@ -19,12 +19,13 @@ SMALL = {
     "multidae": {"hidden": 64, "latent": 16, "epochs": 10, "batch_size": 32},
     "als": {"factors": 16, "iterations": 8},
     "sasrec": {"dim": 32, "blocks": 1, "heads": 1, "max_len": 20, "epochs": 10, "batch_size": 32},
+    "hybrid_mf": {"dim": 16, "epochs": 10, "batch_size": 512},
     "progress": False,
 }
 BUILTINS = sorted(MODELS.builtins)
 LISTS = [name for name in BUILTINS if MODELS.builtins[name].kind != RANKING]
 # Per-user models that never list a track the user already heard.
-EXCLUDES_HEARD = {"user_cf"}
+EXCLUDES_HEARD = {"user_cf", "hybrid_mf"}
 ITEM_TO_ITEM = [name for name in BUILTINS if MODELS.builtins[name].kind == PER_TRACK]
 
 
