@@ -399,18 +399,25 @@ def format_table(results: Sequence[Scores]) -> str:
     rows = [
         [r.task, r.model, str(r.queries), *(_cell(getattr(r, m)) for m in METRICS)] for r in results
     ]
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i < 2 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(header, rows, left={0, 1})
     notes = dict.fromkeys(note for r in results for note in r.notes)
     lines += [f"note: {note}" for note in notes]
     return "\n".join(lines)
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: set[int]) -> list[str]:
+    """Lines of a plain-text table: the header, a rule, the rows; columns in ``left`` flush left,
+    the others flush right, two spaces apart."""
+    widths = [max(len(cells[i]) for cells in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i in left else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+        for cells in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
 
 
 def _cell(value: float) -> str:

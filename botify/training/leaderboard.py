@@ -82,6 +82,7 @@ from botify.training.evaluation import (
     TrainPopularity,
     random_lists,
     score,
+    text_table,
     to_json,
     user_queries,
 )
@@ -597,15 +598,7 @@ def format_leaderboard(board: Leaderboard) -> str:
         else:
             cells += [f"{getattr(_half(row, half), metric):.4f}" for _, half, metric in _COLUMNS]
         body.append(cells)
-    widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.ljust(width) if 0 < i < 3 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-        for cells in [header, *body]
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines = text_table(header, body, left={1, 2})
     lines.append(
         f"public: {board.public_users} users, private: {board.private_users} users; recall, "
         "precision, mrr and coverage on the private half"
