@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from botify.analysis.stats import SampleStats
+from botify.analysis.stats import SampleStats, too_few_users
 from botify.errors import ConfigError
 
 TUNING = 5000.0
@@ -192,13 +192,11 @@ def sequential_effect(
             **fields,
         )
 
-    for name, group in (("control", control), ("treatment", treatment)):
-        if group.n == 0:
-            return result(f"no users in the {name}")
-    relative = (treatment.mean - control.mean) / base_c * 100 if base_c != 0 else nan
-    for name, group in (("control", control), ("treatment", treatment)):
-        if group.n < 2:
-            return result(f"fewer than 2 users in the {name}: no variance", effect=relative)
+    relative = difference / base_c * 100 if base_c != 0 else nan
+    problem = too_few_users(control, treatment, relative)
+    if problem is not None:
+        reason, effect = problem
+        return result(reason, effect=effect)
     var_c = control.variance / control.n
     var_t = treatment.variance / treatment.n
     squared_error = var_c + var_t

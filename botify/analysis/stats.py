@@ -104,6 +104,20 @@ def welch_dof(control: SampleStats, treatment: SampleStats) -> float:
     return (a + b) ** 2 / denominator if denominator > 0 else math.nan
 
 
+def too_few_users(
+    control: SampleStats, treatment: SampleStats, relative: float
+) -> tuple[str, float] | None:
+    """Why two groups give no interval: ``(reason, effect)``, the effect NaN for an empty group
+    and ``relative`` for one of fewer than two users (no variance); None when both have two."""
+    for name, group in (("control", control), ("treatment", treatment)):
+        if group.n == 0:
+            return f"no users in the {name}", math.nan
+    for name, group in (("control", control), ("treatment", treatment)):
+        if group.n < 2:
+            return f"fewer than 2 users in the {name}: no variance", relative
+    return None
+
+
 def welch_effect(
     control: SampleStats,
     treatment: SampleStats,
@@ -147,13 +161,11 @@ def welch_effect(
             **fields,
         )
 
-    for name, group in (("control", control), ("treatment", treatment)):
-        if group.n == 0:
-            return result(f"no users in the {name}")
     relative = difference / base * 100 if base != 0 else nan
-    for name, group in (("control", control), ("treatment", treatment)):
-        if group.n < 2:
-            return result(f"fewer than 2 users in the {name}: no variance", effect=relative)
+    problem = too_few_users(control, treatment, relative)
+    if problem is not None:
+        reason, effect = problem
+        return result(reason, effect=effect)
     if base == 0:
         return result("the control mean is 0: no relative effect")
     squared_error = control.variance / control.n + treatment.variance / treatment.n
