@@ -43,7 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from botify.events import TRACK, USER
 from botify.store.artifacts import PER_TRACK, PER_USER

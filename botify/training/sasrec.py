@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from botify.events import TIME, TIMESTAMP, TRACK, USER
 from botify.store.artifacts import PER_TRACK, PER_USER

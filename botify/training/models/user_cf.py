@@ -100,7 +100,7 @@ class UserCF:
         Raises:
             ValueError: no user has a neighbour.
         """
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         if self.users is None or self.tracks is None or self.centred is None:
             raise RuntimeError("call fit() first")
