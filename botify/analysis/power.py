@@ -78,11 +78,12 @@ def required_users(
     return max(math.ceil(users_per_arm(variance, mde, alpha, power, treatments)), 2)
 
 
-def parse_mde(text: str) -> tuple[float, bool]:
+def parse_mde(text: str, name: str = "--mde") -> tuple[float, bool]:
     """``"5%"`` -> ``(0.05, True)`` (relative), ``"0.1"`` -> ``(0.1, False)`` (absolute).
 
     Raises:
-        ConfigError: not a positive number, with or without a trailing ``%``.
+        ConfigError: not a positive number, with or without a trailing ``%`` (the message names
+            the option or key ``name``).
     """
     raw = text.strip()
     relative = raw.endswith("%")
@@ -90,11 +91,11 @@ def parse_mde(text: str) -> tuple[float, bool]:
         value = float(raw[:-1] if relative else raw)
     except ValueError:
         raise ConfigError(
-            f"--mde must be a relative effect such as 5% or an absolute one such as 0.1, "
+            f"{name} must be a relative effect such as 5% or an absolute one such as 0.1, "
             f"got {text!r}"
         ) from None
     if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"--mde must be positive, got {text!r}")
+        raise ConfigError(f"{name} must be positive, got {text!r}")
     return (value / 100, True) if relative else (value, False)
 
 

@@ -27,6 +27,11 @@ the output directory and whether the oracle replays the analyzed days::
     [days.train]                 # before this day; on every earlier day's logs unless `logs`
     models = ["i2i_cooc", "my_models:ItemKNN"]
 
+    [[days]]
+    sessions = "auto"            # sized from the day before's log to detect the effect `mde`
+    mde = "5%"                   # of the primary metric (or absolute: 0.2), with `power` 0.8
+    arms = ["sticky_artist", "mine"]
+
     [analysis]
     alpha = 0.05
     offline = true               # score the trained models offline beside their online effects
@@ -79,16 +84,33 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Sizing:
+    """``sessions = "auto"``: the day is sized just before it runs, from the day before's log, to
+    detect an effect ``mde`` on the primary metric (a share of its mean when ``relative``) with
+    probability ``power`` (:mod:`botify.experiment.sizing`); at most ``max_sessions``."""
+
+    mde: float
+    relative: bool
+    power: float = 0.8
+    max_sessions: int | None = None
+    said: str = ""  # once sized: how, in a sentence
+
+
+@dataclass(frozen=True)
 class Day:
-    """One simulated day: ``number`` from 1, its experiment's name, sessions and arms."""
+    """One simulated day: ``number`` from 1, its experiment's name, sessions and arms.
+
+    ``sessions`` is None for a day sized by ``sizing`` until it is sized.
+    """
 
     number: int
     experiment: str
-    sessions: int
+    sessions: int | None
     arms: tuple[str, ...]
     analyze: bool
     train: Training | None = None
     quick_sessions: int | None = None
+    sizing: Sizing | None = None
 
 
 @dataclass(frozen=True)
@@ -262,15 +284,17 @@ def _world(reader: _Reader, file: Path) -> World:
 
 
 def _day(reader: _Reader, number: int) -> Day:
-    reader.only("experiment", "sessions", "quick_sessions", "arms", "analyze", "train")
+    reader.only("experiment", "sessions", "quick_sessions", "arms", "analyze", "train", "mde",
+                "power", "max_sessions")
     experiment = reader.get("experiment", str, f"DAY{number}")
-    sessions = reader.positive("sessions", required=True)
     arms = reader.strings("arms", required=True)
     if not arms:
         raise reader.error("a day needs at least one arm (the first is the control)", "arms")
     for i, arm in enumerate(arms):
         if arm in arms[:i]:
             raise reader.error(f"{arm!r} is already an arm of this day", f"arms[{i}]")
+    sizing = _sizing(reader, number, arms)
+    sessions = None if sizing else reader.positive("sessions", required=True)
     train = None
     table = reader.table_of("train")
     if table is not None:
@@ -287,7 +311,39 @@ def _day(reader: _Reader, number: int) -> Day:
             raise table.error("a training step needs the logs of an earlier day", "logs")
         train = Training(models, tuple(logs), table.positive("epochs"))
     return Day(number, experiment, sessions, arms, reader.get("analyze", bool, number > 1), train,
-               reader.positive("quick_sessions"))
+               reader.positive("quick_sessions"), sizing)
+
+
+def _sizing(reader: _Reader, number: int, arms: tuple[str, ...]) -> Sizing | None:
+    """A day's ``sessions = "auto"`` with its ``mde`` (and ``power``, ``max_sessions``)."""
+    from botify.analysis.power import parse_mde
+
+    if reader.table.get("sessions") != "auto":
+        for key in ("mde", "power", "max_sessions"):
+            if key in reader.table:
+                raise reader.error('only with sessions = "auto"', key)
+        if isinstance(reader.table.get("sessions"), str):
+            raise reader.error(f'must be a positive integer or "auto", got '
+                               f'{_shown(reader.table["sessions"])}', "sessions")
+        return None
+    if number == 1:
+        raise reader.error('the first day has no earlier log to size it from: give a number',
+                           "sessions")
+    if len(arms) < 2:
+        raise reader.error('"auto" sizes a comparison: the day needs a treatment beside its '
+                           "control", "sessions")
+    if "quick_sessions" in reader.table:
+        raise reader.error('a day with sessions = "auto" is sized in quick runs too',
+                           "quick_sessions")
+    mde = reader.get("mde", (str, float, int), required=True)
+    try:
+        value, relative = parse_mde(str(mde), _join(reader.path, "mde"))
+    except ConfigError as exc:
+        raise ConfigError(f"{reader.file}: {exc}") from None
+    power = float(reader.get("power", (float, int), 0.8))
+    if not 0 < power < 1:
+        raise reader.error(f"must be between 0 and 1, got {power}", "power")
+    return Sizing(value, relative, power, reader.positive("max_sessions"))
 
 
 def _analysis(reader: _Reader, days: tuple[Day, ...]) -> Analysis:

@@ -169,10 +169,13 @@ def write_summary(
         days.append({"day": day.number, "experiment": day.experiment, "sessions": day.sessions,
                      "analyzed": day.analyze, "control": day.arms[0],
                      "trained": list(day.train.models) if day.train else [],
+                     "sized": day.sizing.said if day.sizing else None,
                      "arms": arms if arms is not None else {arm: {} for arm in day.arms}})
         trained = f"; trained before it: {', '.join(day.train.models)}" if day.train else ""
         lines.append(f"## Day {day.number} ({day.experiment}): {day.sessions} sessions{trained}")
         lines.append("")
+        if day.sizing:
+            lines += [f"Sessions {day.sizing.said}.", ""]
         if arms is None:
             lines += [f"Arms: {', '.join(day.arms)} (not analyzed).", ""]
             continue

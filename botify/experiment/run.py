@@ -71,8 +71,9 @@ def effective(plan: Plan, options: RunOptions) -> Plan:
         days = tuple(
             replace(
                 day,
-                sessions=day.quick_sessions
-                or max(QUICK_MIN_SESSIONS, round(day.sessions * QUICK_SHARE)),
+                sessions=day.sessions and (
+                    day.quick_sessions or max(QUICK_MIN_SESSIONS, round(day.sessions * QUICK_SHARE))
+                ),
                 train=day.train and replace(day.train, epochs=QUICK_EPOCHS),
             )
             for day in days
@@ -89,6 +90,7 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
     from botify.config import load_config
     from botify.dashboard.process import DashboardProcess
     from botify.experiment.report import report_day, write_summary
+    from botify.experiment.sizing import size_day
     from botify.service.process import ServiceProcess
     from botify.store import EmbeddedRedis, connect
     from botify.store.redis_server import redacted
@@ -110,11 +112,17 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
     offline: dict[int, dict] = {}
     paths = [*plugin_paths(plan), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = {"PYTHONPATH": os.pathsep.join(paths)}
+    played: list[Day] = []
     try:
         redis.start()
         client = connect(redis.url)
         _load_artifacts(client, plan.artifacts)
         for day in plan.days:
+            if day.sizing is not None:
+                day = size_day(day, plan, out / "logs" / f"day{day.number - 1}",
+                               world_users(world_dir))
+                print(f"\nday {day.number}: {day.sizing.said}", flush=True)
+            played.append(day)
             step(
                 f"day {day.number}: {day.sessions} sessions, {len(day.arms)} arm(s) "
                 f"({', '.join(day.arms)}; control {day.arms[0]})"
@@ -139,6 +147,7 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
             simulate_day(world_dir, service.url, day, seed, options.processes)
         service.stop()
         service = None
+        plan = replace(plan, days=tuple(played))  # with the sized days' sessions
     finally:
         if dashboard is not None:
             dashboard.stop()
@@ -199,6 +208,14 @@ def prepare_world(world: World, worlds: Path, step) -> Path:
     marker.write_text(json.dumps(recipe, indent=2))
     print(f"generated {world_dir} in {time.perf_counter() - began:.1f} s")
     return world_dir
+
+
+def world_users(world_dir: Path) -> int:
+    """The number of users of a world directory (one per line of its users file)."""
+    from sim.world.files import USERS_FILE
+
+    with open(world_dir / USERS_FILE, "rb") as file:
+        return sum(1 for line in file if line.strip())
 
 
 def simulate_day(world_dir: Path, url: str, day: Day, seed: int, processes: int) -> None:

@@ -67,6 +67,19 @@ def test_options_override_the_plan(tmp_path):
     assert effective(plan, RunOptions()).days == plan.days
 
 
+def test_an_auto_day_reads_its_sizing_and_stays_auto_in_quick_runs(tmp_path):
+    plan = load_plan(write(tmp_path, _replace(
+        "sessions = 200", 'sessions = "auto"\nmde = 0.25\npower = 0.9\nmax_sessions = 5000')))
+    sizing = plan.days[1].sizing
+    assert plan.days[1].sessions is None
+    assert (sizing.mde, sizing.relative, sizing.power, sizing.max_sessions) == (0.25, False, 0.9,
+                                                                                5000)
+    assert load_plan(write(tmp_path, _replace("sessions = 200", 'sessions = "auto"\nmde = "5%"'))
+                     ).days[1].sizing.relative
+    quick = effective(plan, RunOptions(quick=True))
+    assert [d.sessions for d in quick.days] == [300, None]
+
+
 def _replace(old: str, new: str) -> str:
     assert old in GOOD
     return GOOD.replace(old, new)
@@ -81,7 +94,23 @@ def _replace(old: str, new: str) -> str:
          "days[1].arms[1]: 'mine' is not a configured recommender"),
         (_replace("sessions = 200\n", ""), "days[1].sessions: missing"),
         (_replace("sessions = 200", "sessions = 0"), "days[1].sessions: must be at least 1"),
-        (_replace("sessions = 200", 'sessions = "many"'), "days[1].sessions: must be an integer"),
+        (_replace("sessions = 200", 'sessions = "many"'),
+         'days[1].sessions: must be a positive integer or "auto"'),
+        (_replace("sessions = 100", 'sessions = "auto"\nmde = "5%"'),
+         "days[0].sessions: the first day has no earlier log to size it from"),
+        (_replace("sessions = 200", 'sessions = "auto"'), "days[1].mde: missing"),
+        (_replace("sessions = 200", 'sessions = "auto"\nmde = "lots"'),
+         "days[1].mde must be a relative effect such as 5%"),
+        (_replace("sessions = 200", 'sessions = "auto"\nmde = -1'), "days[1].mde must be positive"),
+        (_replace("sessions = 200", 'sessions = "auto"\nmde = "5%"\npower = 1.5'),
+         "days[1].power: must be between 0 and 1"),
+        (_replace("sessions = 200", 'sessions = "auto"\nmde = "5%"\nquick_sessions = 9'),
+         "days[1].quick_sessions: a day with sessions = \"auto\" is sized in quick runs too"),
+        (_replace("sessions = 200", 'sessions = 200\nmde = "5%"'),
+         'days[1].mde: only with sessions = "auto"'),
+        (_replace('sessions = 200\narms = ["sticky_artist", "popular"]',
+                  'sessions = "auto"\nmde = "5%"\narms = ["sticky_artist"]'),
+         "days[1].sessions: \"auto\" sizes a comparison: the day needs a treatment"),
         (_replace('arms = ["random", "sticky_artist"]', "arms = []"),
          "days[0].arms: a day needs at least one arm"),
         (_replace('arms = ["random", "sticky_artist"]', 'arms = ["random", "random"]'),
@@ -108,7 +137,9 @@ def _replace(old: str, new: str) -> str:
         ("[[days]\n", "not valid TOML"),
         ('out = "x"\n', "days: missing"),
     ],
-    ids=["unknown-key", "unknown-arm", "no-sessions", "zero-sessions", "sessions-type", "no-arms",
+    ids=["unknown-key", "unknown-arm", "no-sessions", "zero-sessions", "sessions-type",
+         "auto-first-day", "auto-no-mde", "auto-bad-mde", "auto-negative-mde", "auto-power",
+         "auto-quick", "mde-without-auto", "auto-one-arm", "no-arms",
          "repeated-arm", "param-range", "unknown-param", "plugin-import", "artifact-not-trained",
          "artifact-missing", "world-both", "train-no-models", "train-future-logs",
          "unknown-model", "alpha", "metric", "pre-after", "correction", "not-toml", "no-days"],

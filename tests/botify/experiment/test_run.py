@@ -15,6 +15,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from botify.events import read_events
 from botify.experiment.plan import load_plan
 from botify.experiment.report import against_oracle
 from botify.experiment.run import RunOptions, run_plan
@@ -98,6 +99,13 @@ arms = ["sticky_artist", "mine", "i2i"]
 
 [days.train]
 models = ["top_tracks", "i2i_cooc", "my_model:Neighbours"]
+
+[[days]]
+sessions = "auto"
+mde = "20%"
+max_sessions = 500
+arms = ["sticky_artist", "mine"]
+analyze = false
 """
 
 
@@ -122,7 +130,7 @@ def test_a_users_recommender_and_model_run_through_the_whole_loop(tmp_path, monk
     assert sorted(oracle["recommender"]) == ["i2i", "mine", "sticky_artist"]
     assert (oracle["percent_of_oracle"] < 100).all()
     summary = json.loads((out / "summary.json").read_text())
-    day1, day2 = summary["days"]
+    day1, day2, day3 = summary["days"]
     assert list(day1["arms"]) == ["random", "sticky_artist", "sticky_genre"]
     assert day2["trained"] == ["top_tracks", "i2i_cooc", "my_model:Neighbours"]
     assert day2["arms"]["mine"]["treatment"] == "T1"
@@ -138,9 +146,15 @@ def test_a_users_recommender_and_model_run_through_the_whole_loop(tmp_path, monk
     assert rows["i2i"]["ndcg"] == offline["i2i_cooc"]["ndcg"]
     assert rows["mine"]["effect"] == day2["arms"]["mine"]["effect"]
     assert versus["kendall_tau"] is None  # two scored arms: too few to correlate
+    assert day3["sized"].startswith("sized from day 2's log: mean_time_per_session sd ")
+    assert 0 < day3["sessions"] <= 500
+    played = read_events([out / "logs" / "day3"])["message"].eq("last").sum()
+    assert played == day3["sessions"]  # each session ends with one /last
+    assert f"Sessions {day3['sized']}." in (out / "summary.md").read_text()
     assert _children() <= before, "a process started by the experiment is still running"
     printed = capsys.readouterr().out
-    assert "[5/5]" in printed and "percent_of_oracle" in printed
+    assert "[6/6]" in printed and "percent_of_oracle" in printed
+    assert f"day 3: {day3['sized']}" in printed
     assert "dashboard at http://127.0.0.1:" in printed  # started beside the service, stopped
 
 
