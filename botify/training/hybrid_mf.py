@@ -23,9 +23,10 @@ a genre a user likes ranks above one of a genre they do not. An artist or genre 
 has counts as zero. Tracks only the logs know share one extra artist and one extra genre. Without
 the catalog it is plain BPR-MF (or WARP-MF) over track ids, from random starting embeddings.
 
-Two exports: a user's list is their top ``k`` tracks by score, the tracks they heard (any event)
+Three exports: a user's list is their top ``k`` tracks by score, the tracks they heard (any event)
 left out; a track's list is its ``track_k`` nearest tracks by the cosine of the representations
-(the embeddings without the biases, which are popularity rather than direction), itself left out.
+(the embeddings without the biases, which are popularity rather than direction), itself left out;
+and the representations themselves, row = track id.
 
 Written here rather than taken from the ``lightfm`` package: its only distribution is a source
 archive (1.17) whose ``setup.py`` fails under pip's default isolated build with current setuptools
@@ -47,7 +48,7 @@ from tqdm import tqdm
 
 from botify.events import TRACK, USER
 from botify.store.artifacts import PER_TRACK, PER_USER
-from botify.training.artifacts import RecommendationLists
+from botify.training.artifacts import ItemEmbeddings, RecommendationLists
 from botify.training.catalog import TrackCatalog
 from botify.training.dataset import POSITIVE_THRESHOLD, IdIndex, positives
 from botify.training.reproducibility import TORCH_THREADS, seeded
@@ -332,6 +333,11 @@ class HybridMF:
             lambda rows: unit[rows] @ unit.T,
             lambda rows: (np.arange(len(rows)), rows), PER_TRACK,
         )
+
+    def embeddings(self) -> ItemEmbeddings:
+        """The tracks' representations (the ``hybrid_mf_embeddings`` artifact)."""
+        _, tracks, _, track_factors, _ = self._fitted()
+        return ItemEmbeddings.of(tracks.ids, track_factors.astype(np.float32))
 
     def _top(self, key_ids, k, score, excluded, kind) -> RecommendationLists:
         """Each key's top ``k`` tracks by ``score(rows)`` (a chunk of keys' rows of scores over

@@ -1,8 +1,9 @@
 """``hybrid_mf``: a factorization with artist and genre features, ranked by BPR or WARP (LightFM).
 
-One fit writes two artifacts: ``hybrid_mf``, each user's top tracks by ``user . track + bias`` not
-yet heard, and ``hybrid_mf_i2i``, each track's nearest tracks by the cosine of the representations
-(``botify.training.hybrid_mf``). The catalog is optional: without it, plain BPR-MF over track ids.
+One fit writes three artifacts: ``hybrid_mf``, each user's top tracks by ``user . track + bias``
+not yet heard, ``hybrid_mf_i2i``, each track's nearest tracks by the cosine of the representations
+(``botify.training.hybrid_mf``), and ``hybrid_mf_embeddings``, the representations themselves
+(float32, row = track id; a track of the catalog that no log played has its artist's and genre's). The catalog is optional: without it, plain BPR-MF over track ids.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from botify.errors import ConfigError, DataError
 from botify.store.artifacts import PER_TRACK, PER_USER
+from botify.training.artifacts import EMBEDDINGS
 from botify.training.model import ModelBase
 
 if TYPE_CHECKING:
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from botify.training.model import TrainData
 
 I2I = "hybrid_mf_i2i"
+EMBEDDINGS_NAME = "hybrid_mf_embeddings"
 
 
 class HybridMFModel(ModelBase):
@@ -25,7 +28,7 @@ class HybridMFModel(ModelBase):
 
     name = "hybrid_mf"
     kind = PER_USER
-    extra = {I2I: PER_TRACK}
+    extra = {I2I: PER_TRACK, EMBEDDINGS_NAME: EMBEDDINGS}
     default = False
 
     def fit(self, data: TrainData) -> dict[str, RecommendationLists]:
@@ -42,4 +45,5 @@ class HybridMFModel(ModelBase):
             self.estimator = mf.fit(data.sessions)
         except ValueError as exc:
             raise DataError(f"the event logs cannot train {self.name}: {exc}") from None
-        return {self.name: self.estimator.user_lists(), I2I: self.estimator.track_lists()}
+        return {self.name: self.estimator.user_lists(), I2I: self.estimator.track_lists(),
+                EMBEDDINGS_NAME: self.estimator.embeddings()}

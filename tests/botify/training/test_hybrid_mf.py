@@ -9,6 +9,7 @@ import pytest
 from botify.errors import ConfigError, DataError
 from botify.registry import MODELS
 from botify.store.artifacts import PER_TRACK, PER_USER
+from botify.training.artifacts import EMBEDDINGS
 from botify.training.catalog import TrackCatalog
 from botify.training.hybrid_mf import HybridMF
 from botify.training.model import TrainData, outputs
@@ -79,7 +80,8 @@ def fitted(request, planted):
 
 def test_registered_per_user_with_per_track_lists_and_trained_on_request():
     cls = MODELS.get("hybrid_mf")
-    assert outputs(cls) == {"hybrid_mf": PER_USER, "hybrid_mf_i2i": PER_TRACK}
+    assert outputs(cls) == {"hybrid_mf": PER_USER, "hybrid_mf_i2i": PER_TRACK,
+                            "hybrid_mf_embeddings": EMBEDDINGS}
     assert cls.needs == () and cls.default is False
     assert "hybrid_mf" not in TrainSettings().models
 
@@ -122,6 +124,16 @@ def test_track_lists_are_the_nearest_tracks_of_the_genre(fitted):
         assert {_genre(t) for t in items.tolist()} == {_genre(track)}, track
 
 
+def test_the_embeddings_are_the_representations_row_by_track_id(fitted):
+    embeddings = fitted.embeddings()
+    ids = fitted.tracks.ids
+    assert embeddings.vectors.dtype == np.float32
+    assert embeddings.vectors.shape == (ids.max() + 1, fitted.track_factors.shape[1])
+    np.testing.assert_array_equal(embeddings.vectors[ids], fitted.track_factors)
+    unused = np.setdiff1d(np.arange(ids.max() + 1), ids)
+    assert not embeddings.vectors[unused].any()  # ids of no track: zero rows
+
+
 def test_without_the_catalog_it_is_plain_mf_on_the_logged_tracks(planted):
     sessions, genre_of = planted
     mf = HybridMF(k=5, **FAST).fit(sessions)
@@ -138,7 +150,8 @@ def _fit(sessions, seed=0, catalog=None, **extra):
     settings = TrainSettings(models=["hybrid_mf"], seed=seed, progress=False, user_k=5,
                              track_k=5, hybrid_mf={**FAST, **extra})
     _, artifacts = fit_model(MODELS.get("hybrid_mf"), settings, TrainData(sessions, catalog))
-    return {name: list(artifact.records()) for name, artifact in artifacts.items()}
+    return {name: artifact.vectors.tolist() if artifact.kind == EMBEDDINGS
+            else list(artifact.records()) for name, artifact in artifacts.items()}
 
 
 def test_deterministic_for_a_seed_and_the_seed_matters(planted):
