@@ -3,7 +3,8 @@
 One fit writes three artifacts: ``hybrid_mf``, each user's top tracks by ``user . track + bias``
 not yet heard, ``hybrid_mf_i2i``, each track's nearest tracks by the cosine of the representations
 (``botify.training.hybrid_mf``), and ``hybrid_mf_embeddings``, the representations themselves
-(float32, row = track id; a track of the catalog that no log played has its artist's and genre's). The catalog is optional: without it, plain BPR-MF over track ids.
+(float32, row = track id; a track of the catalog that no log played has its artist's and genre's).
+The catalog is optional: without it, plain BPR-MF over track ids.
 """
 
 from __future__ import annotations
