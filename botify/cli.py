@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "botify.experiment",
     "botify.checks",
     "botify.dashboard.cli",
+    "botify.export",
 )
 
 

@@ -117,7 +117,7 @@ def _event_lines(file: Path) -> list[bytes]:
     lines = data.split(b"\n")
     if lines and lines[-1].strip():
         try:
-            _checked_event(file, len(lines), lines[-1])
+            checked_event(file, len(lines), lines[-1])
         except DataError:
             log.warning("%s: partial last line (%d bytes) set aside", file, len(lines[-1]))
             lines.pop()
@@ -142,7 +142,7 @@ def _series_events(files: list[Path]) -> Iterator[dict]:
     for file in files:
         for number, line in enumerate(_event_lines(file), 1):
             if line.strip():
-                yield _checked_event(file, number, line)
+                yield checked_event(file, number, line)
 
 
 def audit(ids: Iterable[str | None]) -> dict[str, int]:
@@ -191,6 +191,9 @@ def read_events(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     small dicts otherwise trigger it over and over, tripling the time); a malformed chunk is
     re-read line by line to name the offending file and line.
 
+    A path may also be a Parquet export of logs (``botify logs export``, :mod:`botify.export`) or
+    one of its files: its events come back exactly as the JSONL they were exported from.
+
     Returns:
         Columns ``message, timestamp, user, track, time, latency, recommendation, recommender,
         experiments, id`` (experiments a column of dicts; id missing in logs written before ids),
@@ -200,10 +203,18 @@ def read_events(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         DataError: malformed lines (see :func:`iter_events`), a field of the wrong type, or no
             events at all.
     """
+    from botify.export import is_dataset, read_dataset_columns
+
+    paths = list(paths)
+    datasets = [path for path in paths if is_dataset(path)]
     enabled = gc.isenabled()
     gc.disable()
     try:
-        columns = _read_columns(log_files(paths))
+        logs = [path for path in paths if path not in datasets]
+        columns = _read_columns(log_files(logs))
+        if datasets:
+            for key, values in read_dataset_columns(datasets).items():
+                columns[key].extend(values)
         if not columns[MESSAGE]:
             raise DataError("the event logs hold no events")
         frame = _frame(columns)
@@ -256,7 +267,7 @@ def _parse_chunk(lines: list[bytes]) -> list[tuple] | None:
     return columns
 
 
-def _checked_event(file: Path, number: int, line: bytes) -> dict:
+def checked_event(file: Path, number: int, line: bytes) -> dict:
     """The event on line ``number`` of ``file``.
 
     Raises:
@@ -278,7 +289,7 @@ def _raise_first_error(file: Path, lines: list[bytes], first_line: int) -> None:
     """Raise the DataError of the first malformed line (``lines`` numbered from ``first_line``)."""
     for number, line in enumerate(lines, first_line):
         if line.strip():
-            _checked_event(file, number, line)
+            checked_event(file, number, line)
     raise DataError(f"{file}: malformed events")  # unreachable unless the two checks disagree
 
 

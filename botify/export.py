@@ -1,0 +1,358 @@
+"""``botify logs export``: the service's JSONL event logs into a Parquet dataset, incrementally.
+
+The sources are log files or directories, as every reader takes them (each process's series,
+rotated files included, :func:`botify.events.log_files`); several instances' directories are
+gathered into one dataset. The dataset directory holds::
+
+    date=2026-12-02/part-00001-0.parquet   the events of that day (UTC): run 1, its first 500,000
+    manifest.json                          what was read, and the event ids exported
+
+Every complete line is validated: a malformed one is reported with its file and line, counted in
+the manifest and skipped, never exported and never silently dropped. An event whose id
+(``<source>:<seq>``) was exported before (the same file named twice, a replayed log) is counted as
+a duplicate and skipped; the manifest keeps each source's exported sequence numbers as intervals.
+
+Running it again reads only what is new. For each file the manifest keeps how far it was read
+(``offset``, always the end of a complete line: a line still being written waits for the next run),
+the file's size then and the SHA-256 of the bytes up to the offset; a file resumes from the entry
+whose bytes it still starts with, so a rotated file (renamed to ``.1``) is recognized under its new
+name and the new file at the old name starts from 0. Partitions are written to a temporary name and
+renamed, then the manifest is replaced: an interrupted run leaves no partial partition, and a run
+interrupted between its partitions and its manifest is repaired by the next one. That one has the
+same run number and starts from the same offsets, so it writes the same file names again, each
+with at least what the interrupted run had put there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import datetime
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from botify.errors import DataError
+from botify.events import (
+    EVENT_ID,
+    EXPERIMENTS,
+    LATENCY,
+    MESSAGE,
+    RECOMMENDATION,
+    RECOMMENDER,
+    TIME,
+    TIMESTAMP,
+    TRACK,
+    USER,
+    checked_event,
+    log_files,
+)
+from botify.files import atomic_write_text
+
+MANIFEST = "manifest.json"
+PARTITION = "date"
+PARQUET_SUFFIX = ".parquet"
+# Events held in memory before they are written out (one more file per partition each time).
+FLUSH_EVENTS = 500_000
+# Malformed lines named in the command's output (all are counted).
+SHOWN_ERRORS = 20
+_INTS = (TIMESTAMP, USER, TRACK)
+_FLOATS = (TIME, LATENCY)
+
+
+def _schema():
+    import pyarrow as pa
+
+    return pa.schema([
+        (MESSAGE, pa.string()), (TIMESTAMP, pa.int64()), (USER, pa.int64()),
+        (TRACK, pa.int64()), (TIME, pa.float64()), (LATENCY, pa.float64()),
+        (RECOMMENDATION, pa.int64()), (RECOMMENDER, pa.string()),
+        (EXPERIMENTS, pa.string()),  # the JSON object, as the log has it
+        (EVENT_ID, pa.string()),
+    ])
+
+
+@dataclass
+class Export:
+    """What one run did."""
+
+    files: int = 0
+    read_bytes: int = 0
+    events: int = 0
+    duplicates: int = 0
+    without_id: int = 0
+    malformed: list[str] = field(default_factory=list)
+    partitions: list[Path] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """The run in a few lines, as the command prints it."""
+        lines = [
+            f"read {self.read_bytes:,} new bytes of {self.files} file(s): {self.events:,} events "
+            f"exported, {self.duplicates:,} duplicate(s) skipped, {len(self.malformed):,} "
+            f"malformed line(s) skipped"
+            + (f", {self.without_id:,} without an id (not deduplicated)"
+               if self.without_id else ""),
+        ]
+        lines += [f"  {error}" for error in self.malformed[:SHOWN_ERRORS]]
+        if len(self.malformed) > SHOWN_ERRORS:
+            lines.append(f"  ... and {len(self.malformed) - SHOWN_ERRORS} more")
+        lines += [f"wrote {path}" for path in self.partitions]
+        return "\n".join(lines)
+
+
+def _typed(file: Path, number: int, line: bytes) -> dict[str, Any]:
+    """The event on a line, its fields checked against the dataset's types.
+
+    Raises:
+        DataError: naming the file and line.
+    """
+    event = checked_event(file, number, line)
+    where = f"{file}:{number}"
+    for key in _INTS:
+        if not isinstance(event[key], int) or isinstance(event[key], bool):
+            raise DataError(f"{where}: {key} must be an integer, got {event[key]!r}")
+    for key in _FLOATS:
+        if not isinstance(event[key], int | float) or isinstance(event[key], bool):
+            raise DataError(f"{where}: {key} must be a number, got {event[key]!r}")
+    if not isinstance(event[MESSAGE], str):
+        raise DataError(f"{where}: {MESSAGE} must be a string")
+    recommendation = event.get(RECOMMENDATION)
+    if recommendation is not None and (not isinstance(recommendation, int)
+                                       or isinstance(recommendation, bool)):
+        raise DataError(f"{where}: {RECOMMENDATION} must be an integer or null")
+    experiments = event.get(EXPERIMENTS)
+    if experiments is not None and not isinstance(experiments, dict):
+        raise DataError(f"{where}: {EXPERIMENTS} must be an object")
+    for key in (RECOMMENDER, EVENT_ID):
+        if event.get(key) is not None and not isinstance(event[key], str):
+            raise DataError(f"{where}: {key} must be a string")
+    return event
+
+
+class _Ids:
+    """Each source's exported sequence numbers: merged intervals from earlier runs, a set for this
+    one."""
+
+    def __init__(self, intervals: dict[str, list[list[int]]]) -> None:
+        self.intervals = {source: sorted(map(tuple, spans)) for source, spans in intervals.items()}
+        self.new: dict[str, set[int]] = {}
+
+    def add(self, event_id: str) -> bool:
+        """Whether ``event_id`` is new (and now taken); ids of another form count as new."""
+        source, _, seq = event_id.rpartition(":")
+        if not source or not seq.isdigit():
+            return True
+        number = int(seq)
+        spans = self.intervals.get(source, [])
+        at = bisect.bisect_right(spans, (number, float("inf"))) - 1
+        if at >= 0 and spans[at][0] <= number <= spans[at][1]:
+            return False
+        taken = self.new.setdefault(source, set())
+        if number in taken:
+            return False
+        taken.add(number)
+        return True
+
+    def merged(self) -> dict[str, list[list[int]]]:
+        """Every source's sequence numbers, earlier and new, as merged intervals."""
+        out: dict[str, list[list[int]]] = {}
+        for source in sorted({*self.intervals, *self.new}):
+            spans = sorted([*self.intervals.get(source, []),
+                            *((n, n) for n in self.new.get(source, ()))])
+            joined: list[list[int]] = []
+            for lo, hi in spans:
+                if joined and lo <= joined[-1][1] + 1:
+                    joined[-1][1] = max(joined[-1][1], hi)
+                else:
+                    joined.append([lo, hi])
+            out[source] = joined
+        return out
+
+
+def read_manifest(to: Path) -> dict[str, Any]:
+    """The dataset's manifest (an empty one for a new dataset).
+
+    Raises:
+        DataError: the manifest is not a JSON object of the expected shape.
+    """
+    path = to / MANIFEST
+    if not path.exists():
+        return {"runs": 0, "files": {}, "ids": {}, "events": 0, "malformed": 0, "duplicates": 0}
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a readable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or not {"runs", "files", "ids"} <= set(manifest):
+        raise DataError(f"{path}: not a botify export manifest")
+    return manifest
+
+
+def _resume(entries: dict[str, dict], file: Path, data: bytes, taken: set[str]) -> dict | None:
+    """The manifest entry this file continues: its own path's first, else any whose bytes it
+    starts with (a rotated file under its new name)."""
+    names = [str(file), *(name for name in entries if name != str(file))]
+    for name in names:
+        entry = entries.get(name)
+        if entry is None or name in taken or entry["offset"] == 0 or entry["offset"] > len(data):
+            continue
+        if hashlib.sha256(data[: entry["offset"]]).hexdigest() == entry["sha256"]:
+            return entry
+    return None
+
+
+def export_logs(sources: Iterable[str | os.PathLike], to: str | os.PathLike) -> Export:
+    """Export what is new in the logs ``sources`` into the dataset ``to`` (see the module).
+
+    Raises:
+        DataError: no log files in the sources, or a broken manifest.
+    """
+    to = Path(to)
+    files = log_files(sources)
+    manifest = read_manifest(to)
+    run = int(manifest["runs"]) + 1
+    ids = _Ids(manifest.get("ids", {}))
+    entries: dict[str, dict] = {}
+    taken: set[str] = set()
+    result = Export(files=len(files))
+    rows: dict[str, list[dict]] = {}
+    flushes = 0
+
+    def flush() -> None:
+        nonlocal flushes
+        for day, events in sorted(rows.items()):
+            result.partitions.append(_write_partition(to / f"{PARTITION}={day}", events,
+                                                      f"part-{run:05d}-{flushes}"))
+        rows.clear()
+        flushes += 1
+
+    for file in files:
+        data = file.read_bytes()
+        entry = _resume(manifest["files"], file, data, taken)
+        if entry is not None:
+            taken.add(next(name for name, e in manifest["files"].items() if e is entry))
+        offset, number = (entry["offset"], entry["lines"]) if entry else (0, 0)
+        end = data.rfind(b"\n", offset) + 1 or offset  # complete lines only
+        result.read_bytes += end - offset
+        for line in data[offset:end].split(b"\n")[:-1]:
+            number += 1
+            if not line.strip():
+                continue
+            try:
+                event = _typed(file, number, line)
+            except DataError as exc:
+                result.malformed.append(str(exc))
+                continue
+            event_id = event.get(EVENT_ID)
+            if event_id is None:
+                result.without_id += 1
+            elif not ids.add(event_id):
+                result.duplicates += 1
+                continue
+            day = datetime.datetime.fromtimestamp(event[TIMESTAMP] / 1000, datetime.UTC).date()
+            rows.setdefault(day.isoformat(), []).append(event)
+            result.events += 1
+            if result.events % FLUSH_EVENTS == 0:
+                flush()
+        entries[str(file)] = {"size": len(data), "offset": end, "lines": number,
+                              "sha256": hashlib.sha256(data[:end]).hexdigest()}
+    flush()
+    kept = {name: entry for name, entry in manifest["files"].items() if name not in taken}
+    manifest.update(
+        runs=run, files={**kept, **entries}, ids=ids.merged(),
+        events=int(manifest.get("events", 0)) + result.events,
+        malformed=int(manifest.get("malformed", 0)) + len(result.malformed),
+        duplicates=int(manifest.get("duplicates", 0)) + result.duplicates,
+    )
+    to.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(to / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2).decode())
+    return result
+
+
+def _write_partition(directory: Path, events: list[dict], name: str) -> Path:
+    """Write ``events`` as ``directory/name.parquet``: a temporary file, then renamed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _schema()
+    columns = {key: [event.get(key) for event in events] for key in schema.names}
+    columns[EXPERIMENTS] = [None if value is None else orjson.dumps(value).decode()
+                            for value in columns[EXPERIMENTS]]
+    table = pa.Table.from_pydict(columns, schema=schema)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{name}{PARQUET_SUFFIX}"
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".part-", suffix=".tmp")
+    os.close(handle)
+    try:
+        pq.write_table(table, temporary)
+        os.replace(temporary, final)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return final
+
+
+def is_dataset(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an export (a directory with a manifest) or a Parquet file."""
+    path = Path(path)
+    return (path.is_dir() and (path / MANIFEST).is_file()) or (
+        path.is_file() and path.suffix == PARQUET_SUFFIX)
+
+
+def dataset_files(path: str | os.PathLike) -> list[Path]:
+    """The Parquet files of a dataset (or the file itself), in partition and run order."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.glob(f"{PARTITION}=*/*{PARQUET_SUFFIX}")
+                  if not p.name.startswith("."))
+
+
+def read_dataset_columns(paths: Iterable[str | os.PathLike]) -> dict[str, list]:
+    """The events of Parquet datasets as the JSONL reader's columns (experiments as dicts).
+
+    Raises:
+        DataError: a file is not readable Parquet or lacks a column of the events.
+    """
+    import pyarrow.parquet as pq
+
+    columns: dict[str, list] = {name: [] for name in _schema().names}
+    for path in paths:
+        for file in dataset_files(path):
+            try:
+                table = pq.read_table(file, columns=list(columns))
+            except (OSError, ValueError, KeyError) as exc:
+                raise DataError(f"{file}: not a Parquet file of events ({exc})") from None
+            for name in columns:
+                values = table.column(name).to_pylist()
+                if name == EXPERIMENTS:
+                    values = [None if v is None else orjson.loads(v) for v in values]
+                columns[name].extend(values)
+    return columns
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``logs export``."""
+    logs = subparsers.add_parser("logs", help="work with the event logs",
+                                 description="Work with the event logs.")
+    what = logs.add_subparsers(dest="what", required=True, metavar="WHAT")
+    export = what.add_parser(
+        "export", help="export the JSONL logs to Parquet, incrementally",
+        description=__doc__.split("\n\n")[0].removeprefix("``botify logs export``: "),
+    )
+    export.add_argument("sources", nargs="+", metavar="SRC",
+                        help="log files or directories (every process's series, rotated files too)")
+    export.add_argument("--to", required=True, type=Path, help="the dataset directory")
+    export.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Handler of ``botify logs export``."""
+    result = export_logs(args.sources, args.to)
+    print(result.describe())
+    return 0
