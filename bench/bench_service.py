@@ -1,19 +1,25 @@
-"""HTTP speed of ``POST /next`` under ``botify serve`` (gunicorn, gevent workers), with wrk.
+"""HTTP speed and cost of ``POST /next`` under ``botify serve`` (gunicorn, gevent workers) (wrk).
 
-Starts a private redis-server and ``botify serve`` on free ports with a generated catalog, then
-drives ``POST /next/<user>`` with varied users and tracks (a wrk Lua script) over keep-alive
-connections at concurrency 1, 8 and 64, and prints requests/s and p50/p90/p99 latency.
+By default it measures the workload users run (``--workload real``): the shipped ``config.json``
+routing its ``ALL`` experiment over the nine recommenders, a 50,000-track catalog and the four
+artifacts at the sizes ``make demo`` trains (``bench/workload.py``), users drawn from the 10,000
+the per-user lists cover. In the same command it measures the floor every figure is divided by: a
+bare Flask app that parses the same JSON body and answers, under the same gunicorn settings
+(``botify.service.gunicorn_conf``), and a ``random``-only config. For each: requests/s and
+p50/p90/p99/max latency at each concurrency over keep-alive connections, and the CPU the service's
+processes and Redis spent per request. Then, for the ``ALL`` config: RSS and USS of the master and
+each worker, Redis memory per key family, the event log's mean ``latency`` per recommender, and the
+time from start to the first 200 on ``POST /next`` (the catalog already loaded once).
+``--per-recommender`` also serves each recommender alone at concurrency 8. ``--workload small``
+is the former default (the two-recommender default config, a 10,000-track synthetic catalog).
 
 The course's service, measured on this machine: 2,880 requests/s at concurrency 8 (gunicorn, 2
 gevent workers), p99 538 ms at concurrency 64, and a 44 ms stall on every keep-alive request of its
-default single-process start. Targets: >= 2x its requests/s, p99 at 64 < 25 ms, no stall at
-concurrency 1.
-
-``--baseline`` also measures the same app under Flask's own single-process server (the course's
-default start), in the same run, for a like-for-like ratio.
+default single-process start.
 
     apt-get install -y wrk        # the load generator (Debian package)
-    .venv/bin/python bench/bench_service.py [--duration 5] [--workers 2] [--baseline]
+    .venv/bin/python bench/bench_service.py [--duration 5] [--workers 2] [--per-recommender]
+        [--workload small [--baseline]]
 """
 
 from __future__ import annotations
@@ -43,8 +49,9 @@ STALL_MS = 40.0
 LUA = r"""
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 local tracks = %(tracks)d
+local users = %(users)d
 request = function()
-  local user = math.random(1, 100000)
+  local user = math.random(0, users - 1)
   local track = math.random(0, tracks - 1)
   local body = string.format('{"track": %%d, "time": %%.2f}', track, math.random())
   return wrk.format("POST", "/next/" .. user, {["Content-Type"] = "application/json"}, body)
@@ -185,6 +192,9 @@ def report(name: str, results: dict[int, dict]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", choices=("real", "small"), default="real")
+    parser.add_argument("--per-recommender", action="store_true",
+                        help="also serve each recommender of ALL alone (real workload)")
     parser.add_argument("--duration", type=int, default=5, help="seconds per concurrency level")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tracks", type=int, default=10_000)
@@ -195,11 +205,13 @@ def main() -> int:
                         help="also measure Flask's single-process server, same app, same run")
     args = parser.parse_args()
     wrk = require_wrk()
+    if args.workload == "real":
+        return real_workload(args, wrk)
     with tempfile.TemporaryDirectory(prefix="botify-bench-") as tmp, EmbeddedRedis() as redis:
         workdir = Path(tmp)
         load_records(connect(redis.url), synthetic_records(args.tracks, args.tracks // 10, 0))
         script = workdir / "next.lua"
-        script.write_text(LUA % {"tracks": args.tracks})
+        script.write_text(LUA % {"tracks": args.tracks, "users": 100_000})
         extra_env = dict(item.split("=", 1) for item in args.env)
         process, url = start_service(workdir, redis.url, args.workers, extra_env)
         try:
@@ -254,6 +266,190 @@ def main() -> int:
     print()
     for text, ok in checks:
         print(f"{'met   ' if ok else 'MISSED'} {text}")
+    return 0
+
+
+FLOOR_APP = """
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+
+@app.post("/next/<int:user>")
+def next_track(user):
+    body = request.get_json()
+    return jsonify(user=user, track=int(body["track"]), recommender="floor")
+
+
+@app.get("/health")
+def health():
+    return jsonify(status="ok")
+"""
+
+
+FLOOR_CONF = """
+from botify.service.gunicorn_conf import SETTINGS
+
+# The service's settings, without its hooks (they run the service's own startup and shutdown).
+globals().update({k: v for k, v in SETTINGS.items() if not callable(v)})
+bind = %(bind)r
+workers = %(workers)d
+"""
+
+
+def start_floor(workdir: Path, workers: int) -> tuple[subprocess.Popen, str]:
+    """A bare Flask endpoint (parse the body, answer) under the service's gunicorn settings."""
+    (workdir / "floor_app.py").write_text(FLOOR_APP)
+    port = free_port()
+    (workdir / "floor_conf.py").write_text(FLOOR_CONF % {"bind": f"127.0.0.1:{port}",
+                                                          "workers": workers})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
+    env.update({"BOTIFY_METRICS": "0", "PYTHONPATH": str(workdir)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:floor_conf", "floor_app:app"],
+        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def first_next(url: str, process: subprocess.Popen, started: float, timeout: float = 60) -> float:
+    """Seconds from ``started`` to the first 200 on ``POST /next``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the server exited at start")
+        try:
+            if requests.post(url + "/next/1", json={"track": 1, "time": 0.5},
+                             timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.02)
+    raise SystemExit("the server did not answer /next")
+
+
+def memory(pid: int) -> list[tuple[str, float, float]]:
+    """(role, RSS MB, USS MB) of the service's master and each worker."""
+    import psutil
+
+    master = psutil.Process(pid)
+    while master.children() and master.name().startswith("python") and len(master.children()) == 1:
+        master = master.children()[0]  # botify serve -> gunicorn's master (the same process here)
+    out = []
+    for role, process in [("master", master), *(("worker", c) for c in master.children())]:
+        info = process.memory_full_info()
+        out.append((role, info.rss / 2**20, info.uss / 2**20))
+    return out
+
+
+def redis_families(client) -> dict[str, tuple[int, int]]:
+    """Redis memory by key family (digits as ``*``): family -> (keys, bytes)."""
+    import re
+
+    families: dict[str, list[int]] = {}
+    for key in client.scan_iter(count=1000):
+        name = re.sub(r"\d+", "*", key.decode(errors="replace"))
+        entry = families.setdefault(name, [0, 0])
+        entry[0] += 1
+        entry[1] += client.memory_usage(key, samples=0) or 0
+    return {name: (n, size) for name, (n, size) in sorted(families.items(),
+                                                           key=lambda item: -item[1][1])}
+
+
+def serve_config(workdir: Path, redis_url: str, config: Path, workers: int):
+    """``botify serve`` with ``config``, logging under ``workdir/log/<config name>/``."""
+    log = workdir / "log" / config.stem / "data.jsonl"
+    return start_service(workdir, redis_url, workers, {"BOTIFY_CONFIG": str(config),
+                                                       "BOTIFY_DATA_LOG_FILE": str(log)})
+
+
+def mean_latency_ms(log_dir: Path) -> dict[str, float]:
+    """The event log's mean ``latency`` per recommender, in ms."""
+    from botify.events import LATENCY, RECOMMENDER, read_events
+
+    events = read_events([log_dir])
+    return (events.groupby(RECOMMENDER)[LATENCY].mean() * 1000).sort_values().to_dict()
+
+
+def real_workload(args: argparse.Namespace, wrk: str) -> int:
+    """The ``--workload real`` run (see the module docstring)."""
+    from workload import TRACKS, USERS, write_workload
+
+    cache = Path(tempfile.gettempdir()) / "botify-bench-workload"
+    configs = {"ALL": write_workload(cache), "random": write_workload(cache, ["random"])}
+    print(f"workload in {cache}: {TRACKS:,} tracks, {USERS:,} users; config {configs['ALL']}")
+    results: dict[str, dict[int, dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="botify-bench-") as tmp, EmbeddedRedis() as redis:
+        workdir = Path(tmp)
+        script = workdir / "next.lua"
+        script.write_text(LUA % {"tracks": TRACKS, "users": USERS})
+        redis_pid = redis._process.pid
+        client = connect(redis.url)
+
+        def run(name, process, url):
+            try:
+                wait_up(url, process)
+                run_wrk(wrk, url, script, 8, 1.0)  # warm-up
+                results[name] = {c: measure(wrk, url, script, c, args.duration, process.pid,
+                                            redis_pid) for c in args.concurrency}
+                return memory(process.pid)
+            finally:
+                stop(process)
+
+        # First on the empty Redis: this start loads the catalog and the artifacts.
+        processes = run("ALL (9 recommenders)",
+                        *serve_config(workdir, redis.url, configs["ALL"], args.workers))
+        run("random only", *serve_config(workdir, redis.url, configs["random"], args.workers))
+        run("floor: bare Flask, same gunicorn", *start_floor(workdir, args.workers))
+        started = time.perf_counter()
+        process, url = serve_config(workdir, redis.url, configs["ALL"], args.workers)
+        try:
+            startup = first_next(url, process, started)
+        finally:
+            stop(process)
+        per_recommender = {}
+        if args.per_recommender:
+            for arm in json.loads(configs["ALL"].read_text())["EXPERIMENTS"]["BENCH"]:
+                config = write_workload(cache, [arm])
+                process, url = serve_config(workdir, redis.url, config, args.workers)
+                try:
+                    wait_up(url, process)
+                    run_wrk(wrk, url, script, 8, 1.0)
+                    per_recommender[arm] = measure(wrk, url, script, 8, args.duration,
+                                                   process.pid, redis_pid)
+                finally:
+                    stop(process)
+        families = redis_families(client)
+        used = client.info("memory")["used_memory"]
+        latency = mean_latency_ms(workdir / "log" / configs["ALL"].stem)
+    floor = results["floor: bare Flask, same gunicorn"]
+    for name, by_c in results.items():
+        report(name, by_c)
+    print("\nCPU per request (service + Redis) relative to the floor")
+    for name, by_c in results.items():
+        cells = []
+        for c, r in by_c.items():
+            cpu = r["service_cpu_us"] + r["redis_cpu_us"]
+            base = floor[c]["service_cpu_us"] + floor[c]["redis_cpu_us"]
+            cells.append(f"c={c}: {cpu:.0f} us ({cpu / base:.2f}x)")
+        print(f"  {name}: " + ", ".join(cells))
+    if per_recommender:
+        print("\neach recommender alone, concurrency 8")
+        print(f"{'recommender':>14} {'req/s':>8} {'CPU us/req: service':>20} {'redis':>6}")
+        for arm, r in per_recommender.items():
+            print(f"{arm:>14} {r['rps']:>8,.0f} {r['service_cpu_us']:>20.0f} "
+                  f"{r['redis_cpu_us']:>6.0f}")
+    print("\nmean_request_latency per recommender in the ALL run's event log (ms)")
+    for arm, ms in latency.items():
+        print(f"{arm:>14} {ms:.3f}")
+    print("\nmemory of the ALL service that loaded the catalog and the artifacts (MB)")
+    for role, rss, uss in processes:
+        print(f"  {role:>6}: RSS {rss:.0f}, USS {uss:.0f}")
+    print(f"\nRedis used_memory {used / 2**20:.1f} MB; by key family (MB):")
+    for family, (keys, size) in list(families.items())[:12]:
+        print(f"  {size / 2**20:8.2f}  {keys:>7,} key(s)  {family}")
+    print(f"\nstartup to the first 200 on POST /next (catalog already loaded): {startup:.2f} s")
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return 0
 
 

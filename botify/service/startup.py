@@ -1,16 +1,74 @@
-"""What the service does once, in the master process, before its workers start."""
+"""What the service does once, in the master process, before its workers start.
+
+The work is done in a short-lived child of the master (a fork): reading the catalog and the
+artifact files builds hundreds of megabytes of Python objects, which a process does not give back
+to the system once freed, and the workers are forks of the master. Done in the master itself, that
+memory would stay in it and in every worker (their RSS); done in a child, it goes when the child
+exits.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from botify.errors import BotifyError
 
 
 def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
     """Check the event log's directory, Redis and the configuration, load ``TRACKS_CATALOG`` and
-    ``ARTIFACTS``.
+    ``ARTIFACTS`` (see the module: in a child process, which reports back what it said and how it
+    failed).
 
     Done once in the master, before the workers start, so a mistake is one clear message.
+
+    Raises:
+        StoreUnavailable: Redis does not answer.
+        ConfigError: experiments or recommenders are misconfigured, the event log's directory is
+            not writable.
+        DataError: a data file is malformed.
+    """
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's side is checked through the parent's
+        status = 0
+        try:
+            receive.close()
+            _prepare(config, lambda line: send.send(("say", line)))
+            send.send(("done", None))
+        except BaseException as exc:  # everything goes back to the master, then the child exits
+            try:
+                send.send(("error", exc) if isinstance(exc, BotifyError)
+                          else ("crash", "".join(traceback.format_exception(exc))))
+            except Exception:
+                status = 1
+        finally:
+            os._exit(status)
+    send.close()
+    try:
+        while True:
+            try:
+                kind, value = receive.recv()
+            except EOFError:
+                raise BotifyError("the service's startup step ended without a word") from None
+            if kind == "say":
+                say(value)
+            elif kind == "error":
+                raise value
+            elif kind == "crash":
+                raise RuntimeError(f"the service's startup step failed:\n{value}")
+            else:
+                return
+    finally:
+        receive.close()
+        os.waitpid(child, 0)
+
+
+def _prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
+    """What :func:`prepare` does, in the process that calls it.
 
     Raises:
         StoreUnavailable: Redis does not answer.
