@@ -6,6 +6,7 @@ import re
 import threading
 
 import numpy as np
+import orjson
 import pytest
 
 import botify.cli
@@ -14,9 +15,11 @@ from botify.store.artifacts import (
     PREFIX,
     ArtifactReader,
     Entry,
+    _decode_entry,
     artifact_info,
     load_artifact,
     load_configured_artifacts,
+    pack_entry,
     pointer_key,
 )
 from tests.botify.recommenders.conftest import write_jsonl
@@ -58,6 +61,36 @@ def test_each_kind_loads_and_reads_back(redis_client, tmp_path):
     assert ranking.tracks.tolist() == [2, 3, 1]
     assert ranking.by_score([1, 3, 99]) == [3, 1]
     assert artifact_info(redis_client, "u")["kind"] == "per_user"
+
+
+@pytest.mark.parametrize(
+    ("tracks", "code", "item"),
+    [([0, 65_535, 7], b"H", 2), ([-1, 3], b"i", 4), ([70_000, 2**31 - 1], b"i", 4),
+     ([2**40, 5], b"q", 8), ([], b"H", 2)],
+    ids=["uint16", "negative", "int32", "int64", "empty"],
+)
+def test_lists_are_packed_in_the_smallest_id_type_and_read_back(tracks, code, item):
+    packed = pack_entry(tracks)
+    assert packed[:1] == code and len(packed) == 5 + item * len(tracks)
+    assert _decode_entry(packed) == Entry(tuple(tracks))
+    weights = [0.5 + i for i in range(len(tracks))]
+    with_weights = pack_entry(tracks, weights)
+    assert len(with_weights) == len(packed) + 4 * len(tracks)
+    assert _decode_entry(with_weights) == Entry(tuple(tracks), tuple(weights) if tracks else None)
+
+
+def test_packed_lists_are_half_the_json_text_or_less():
+    rng = np.random.default_rng(0)
+    tracks = rng.choice(50_000, 100, replace=False).tolist()
+    weights = np.sort(rng.random(100))[::-1].round(6).tolist()
+    assert len(pack_entry(tracks)) < 0.5 * len(orjson.dumps([tracks]))
+    assert len(pack_entry(tracks, weights)) < 0.5 * len(orjson.dumps([tracks, weights]))
+
+
+@pytest.mark.parametrize("raw", [None, b"", b"H\x02\x00\x00", b"H\x02\x00\x00\x00\x01",
+                                 b"[[1, 2]]", b"Z\x01\x00\x00\x00\x01\x00", 7])
+def test_anything_but_a_packed_list_reads_as_missing(raw):
+    assert _decode_entry(raw) is None
 
 
 def test_unknown_artifact_reads_as_missing(redis_client):
