@@ -394,7 +394,11 @@ def pack_entry(tracks: Sequence[int], weights: Sequence[float] | None = None) ->
 
 
 def _decode_entry(raw: Any) -> Entry | None:
-    """A packed list back (None for anything else: the caller treats it as missing)."""
+    """A packed list back, or a JSON one (``[tracks]`` or ``[tracks, weights]``, as versions
+    loaded before lists were packed hold them); None for anything else (the caller treats it as
+    missing)."""
+    if isinstance(raw, bytes) and raw[:1] == b"[":
+        return _decode_json_entry(raw)
     if not isinstance(raw, bytes) or len(raw) < 5 or raw[:1] not in _ID_TYPE:
         return None
     dtype = _ID_TYPE[raw[:1]]
@@ -407,6 +411,18 @@ def _decode_entry(raw: Any) -> Entry | None:
     else:
         return None
     return Entry(tuple(np.frombuffer(raw, dtype, n, 5).tolist()), weights)
+
+
+def _decode_json_entry(raw: bytes) -> Entry | None:
+    try:
+        value = orjson.loads(raw)
+        tracks = tuple(int(t) for t in value[0])
+        weights = tuple(float(w) for w in value[1]) if len(value) > 1 else None
+    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError):
+        return None
+    if weights is not None and len(weights) != len(tracks):
+        weights = None
+    return Entry(tracks, weights)
 
 
 # Rankings decoded once per process and version: (name, version) -> Ranking.

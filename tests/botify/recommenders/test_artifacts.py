@@ -87,8 +87,13 @@ def test_packed_lists_are_half_the_json_text_or_less():
     assert len(pack_entry(tracks, weights)) < 0.5 * len(orjson.dumps([tracks, weights]))
 
 
+def test_lists_loaded_as_json_before_packing_still_read():
+    assert _decode_entry(b"[[3, 1]]") == Entry((3, 1))
+    assert _decode_entry(b"[[3, 1], [0.5, 0.25]]") == Entry((3, 1), (0.5, 0.25))
+
+
 @pytest.mark.parametrize("raw", [None, b"", b"H\x02\x00\x00", b"H\x02\x00\x00\x00\x01",
-                                 b"[[1, 2]]", b"Z\x01\x00\x00\x00\x01\x00", 7])
+                                 b"[[1, 2", b"Z\x01\x00\x00\x00\x01\x00", 7])
 def test_anything_but_a_packed_list_reads_as_missing(raw):
     assert _decode_entry(raw) is None
 
