@@ -336,6 +336,18 @@ def read_dataset_columns(paths: Iterable[str | os.PathLike]) -> dict[str, list]:
     return columns
 
 
+def dataset_lines(file: str | os.PathLike) -> list[bytes]:
+    """The events of one Parquet file of a dataset as the log's JSON lines (no newline).
+
+    Raises:
+        DataError: the file is not readable Parquet of events.
+    """
+    columns = read_dataset_columns([file])
+    names = list(columns)
+    return [orjson.dumps({k: v for k, v in zip(names, row, strict=True) if v is not None})
+            for row in zip(*columns.values(), strict=True)]
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``logs export``."""
     logs = subparsers.add_parser("logs", help="work with the event logs",

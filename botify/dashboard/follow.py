@@ -5,6 +5,10 @@ Every service process writes its own series (``data.<host>.<pid>.jsonl``, rotate
 by name: a file renamed to ``.1`` is read on from where it was left, and the new ``data...jsonl``
 is a new file read from its start. A partial last line (a write in progress) is left for the next
 look: the offset kept is that of the end of the last complete line.
+
+The root may also be a Parquet export of the logs (``botify logs export``): its files are written
+whole (then renamed), so each is read once, when it appears, and a new export run's files are
+taken in at the next look.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from botify.events import is_log_name
+from botify.export import PARQUET_SUFFIX, dataset_files, dataset_lines, is_dataset
 
 READ_LIMIT = 16 * 1024 * 1024
 """Bytes read from one file at one look at most (``more`` tells the reader to look again), so
@@ -44,6 +49,8 @@ class LogFollower:
     def files(self) -> list[Path]:
         """The log files now under the root, by path."""
         found: list[Path] = []
+        if is_dataset(self.root):
+            return dataset_files(self.root)
         if self.root.is_file():
             return [self.root]
         for directory, dirs, names in os.walk(self.root):
@@ -72,7 +79,12 @@ class LogFollower:
                 tracked.path, tracked.missing = path, 0
                 if status.st_size < tracked.offset:  # truncated: the inode is another file now
                     tracked.offset = 0
-                if status.st_size > tracked.offset:
+                if path.suffix == PARQUET_SUFFIX:
+                    if tracked.offset == 0:
+                        lines.extend(dataset_lines(path))
+                        tracked.offset = status.st_size
+                        self.bytes_read += status.st_size
+                elif status.st_size > tracked.offset:
                     lines.extend(self._read(handle, tracked))
         for key, tracked in list(self._files.items()):
             if key not in seen:

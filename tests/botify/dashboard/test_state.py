@@ -162,3 +162,24 @@ def test_every_experiment_is_followed_and_the_latest_shown(tmp_path):
     _assert_equal(dashboard.snapshot("DAY1"), logs / "day1", "DAY1")
     assert dashboard.snapshot("NOPE")["message"].startswith("no event carries")
     assert not math.isnan(snapshot["srm"]["p_value"])
+
+
+def test_a_parquet_export_gives_the_same_numbers_and_new_runs_are_taken_in(tmp_path):
+    from botify.export import export_logs
+
+    lines = _lines(tmp_path, recommenders=("a", "b"), time_effects={"T1": 1.2})
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    half = len(lines) // 2
+    (logs / "data.h.1.jsonl").write_bytes(b"".join(lines[:half]))
+    export_logs([logs], tmp_path / "export")
+    dashboard = Dashboard(tmp_path / "export", "AB")
+    dashboard.refresh()
+    assert dashboard.snapshot()["events"] == half
+    with open(logs / "data.h.1.jsonl", "ab") as handle:
+        handle.write(b"".join(lines[half:]))
+    export_logs([logs], tmp_path / "export")  # a second run: a new file in the partition
+    dashboard.refresh()
+    snapshot = dashboard.snapshot()
+    assert snapshot["events"] == len(lines) and snapshot["malformed_lines"] == 0
+    _assert_equal(snapshot, logs)
