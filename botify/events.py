@@ -98,6 +98,11 @@ def _series_of(path: Path) -> list[Path]:
     return sorted(found, key=_rotation_key)
 
 
+def series_name(path: Path) -> str:
+    """The series a log file belongs to: its path without the rotation number (``.1``, ...)."""
+    return str(path.parent / _rotation_key(path)[0])
+
+
 def _rotation_key(path: Path) -> tuple[str, int]:
     stem, _, suffix = path.name.rpartition(".")
     if stem and suffix.isdigit():
@@ -132,7 +137,7 @@ def iter_events(paths: Iterable[str | os.PathLike]) -> Iterator[dict]:
     """
     series: dict[str, list[Path]] = {}
     for file in log_files(paths):
-        series.setdefault(str(file.parent / _rotation_key(file)[0]), []).append(file)
+        series.setdefault(series_name(file), []).append(file)
     ordered = (sorted(files, key=_rotation_key) for files in series.values())
     by_time = operator.itemgetter(TIMESTAMP)
     yield from heapq.merge(*map(_series_events, ordered), key=by_time)

@@ -52,6 +52,7 @@ from botify.events import (
     USER,
     checked_event,
     log_files,
+    series_name,
 )
 from botify.files import atomic_write_text
 
@@ -194,9 +195,11 @@ def read_manifest(to: Path) -> dict[str, Any]:
 
 
 def _resume(entries: dict[str, dict], file: Path, data: bytes, taken: set[str]) -> dict | None:
-    """The manifest entry this file continues: its own path's first, else any whose bytes it
-    starts with (a rotated file under its new name)."""
-    names = [str(file), *(name for name in entries if name != str(file))]
+    """The manifest entry this file continues: its own path's first, else one of its series whose
+    bytes it starts with (a rotated file under its new name)."""
+    series = series_name(file)
+    names = [str(file), *(name for name in entries
+                          if name != str(file) and series_name(Path(name)) == series)]
     for name in names:
         entry = entries.get(name)
         if entry is None or name in taken or entry["offset"] == 0 or entry["offset"] > len(data):
