@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,7 +32,7 @@ def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
             not writable.
         DataError: a data file is malformed.
     """
-    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+    receive, send = multiprocessing.Pipe(duplex=False)
     child = os.fork()
     if child == 0:  # pragma: no cover - the child's side is checked through the parent's
         status = 0
@@ -48,12 +49,15 @@ def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
         finally:
             os._exit(status)
     send.close()
+    ended = False
     try:
         while True:
             try:
                 kind, value = receive.recv()
             except EOFError:
+                ended = True
                 raise BotifyError("the service's startup step ended without a word") from None
+            ended = kind != "say"
             if kind == "say":
                 say(value)
             elif kind == "error":
@@ -64,6 +68,11 @@ def prepare(config: Mapping[str, Any], say: Callable[[str], None]) -> None:
                 return
     finally:
         receive.close()
+        if not ended:  # the master was interrupted (Ctrl-C, SIGTERM): the load stops cleanly too
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         os.waitpid(child, 0)
 
 
