@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench lint clean browser
+.PHONY: install test demo bench lint clean browser java
 
 install: $(STAMP)
 
@@ -18,8 +18,16 @@ $(STAMP): requirements.txt requirements-engines.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-test: $(STAMP) browser
+test: $(STAMP) browser java
 	$(BIN)/python -m pytest -q
+
+# Java 17 for Spark in local mode (`botify analyze --engine spark` and its tests; Debian's package).
+java:
+	@if ! command -v java >/dev/null; then \
+		echo "installing openjdk-17-jre-headless (apt-get)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			openjdk-17-jre-headless; \
+	fi
 
 # Headless Chromium and its driver for the dashboard's browser test (Debian's packages).
 browser:

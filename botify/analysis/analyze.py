@@ -6,7 +6,7 @@ This is the one place where DataFrames meet the statistics of :mod:`botify.analy
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,6 +102,66 @@ class Segment:
     decisions: pd.DataFrame
 
 
+@dataclass
+class Sessionized:
+    """What the analysis needs of an experiment's log: its sessions and a few counts.
+
+    Attributes:
+        sessions: the closed sessions (:func:`sessions.sessionize`), ``treatment`` the labels.
+        open_sessions: sessions not closed by a ``last`` event (not counted).
+        open_events: their events.
+        event_counts: per treatment, its events.
+        served: per treatment, the recommender(s) that served it (see :func:`_recommenders`).
+        ignored: events that do not carry the experiment.
+        timestamps: every event's timestamp, for the looks (None: looks cannot be taken).
+        until: the closed sessions of the events ``keep`` selects (a mask over ``timestamps``).
+    """
+
+    sessions: pd.DataFrame
+    open_sessions: int
+    open_events: int
+    event_counts: dict[str, int]
+    served: dict[str, str]
+    ignored: int = 0
+    timestamps: np.ndarray | None = None
+    until: Callable[[np.ndarray], pd.DataFrame] | None = None
+
+
+def sessionize_experiment(events: pd.DataFrame, experiment: str) -> Sessionized:
+    """Cut an experiment's events into sessions, per user and treatment (the pandas engine).
+
+    Raises:
+        DataError: no event carries the experiment.
+    """
+    codes, labels = pd.factorize(experiment_assignment(events, experiment))
+    labels = np.asarray([str(label) for label in labels], dtype=object)
+    carried = codes >= 0
+    if not carried.any():
+        known = ", ".join(_experiments_in(events)) or "none"
+        raise DataError(
+            f"no event carries the experiment {experiment!r} (experiments in the logs: {known})"
+        )
+    ignored = int((~carried).sum())
+    if ignored:
+        events = events.loc[carried].reset_index(drop=True)
+        codes = codes[carried]
+
+    def until(keep: np.ndarray) -> pd.DataFrame:
+        part = sessionize_events(events.loc[keep], codes[keep]).table
+        part[col.TREATMENT] = labels[part[col.TREATMENT].to_numpy(dtype=np.int64)]
+        return part
+
+    found = sessionize_events(events, codes)
+    found.table[col.TREATMENT] = labels[found.table[col.TREATMENT].to_numpy(dtype=np.int64)]
+    return Sessionized(
+        sessions=found.table, open_sessions=found.open_sessions, open_events=found.open_events,
+        event_counts=dict(zip(labels, np.bincount(codes, minlength=len(labels)).tolist(),
+                              strict=True)),
+        served=_recommenders(events, codes, labels), ignored=ignored,
+        timestamps=events[ev.TIMESTAMP].to_numpy(dtype=np.int64), until=until,
+    )
+
+
 def treatment_names(n: int) -> list[str]:
     """The names of an experiment's ``n`` treatments: ``C, T1, ..., T{n-1}``."""
     return [treatment_name(i) for i in range(n)]
@@ -193,34 +253,56 @@ def analyze(
         DataError: the log holds no event of the experiment, or the control has no users.
         ConfigError: an unknown metric, or a guardrail on the primary metric.
     """
+    pre = None if pre_events is None else sessionize_events(pre_events).table
+    return analyze_sessions(
+        sessionize_experiment(events, experiment), experiment, control=control, alpha=alpha,
+        pre_sessions=pre, configured=configured, metrics=metrics, bins=bins, primary=primary,
+        guardrails=guardrails, segments=segments, sequential=sequential, looks=looks,
+    )
+
+
+def analyze_sessions(
+    log: Sessionized,
+    experiment: str,
+    *,
+    control: str = CONTROL,
+    alpha: float = ALPHA,
+    pre_sessions: pd.DataFrame | None = None,
+    configured: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    bins: int = 24,
+    primary: str = mt.PRIMARY,
+    guardrails: Sequence[Guardrail] | None = None,
+    segments: pd.Series | None = None,
+    sequential: bool = False,
+    looks: int | str | None = None,
+) -> Analysis:
+    """:func:`analyze` from an experiment's sessions (whichever engine cut them): the arguments
+    as there, ``pre_sessions`` the earlier period's closed sessions.
+
+    Raises:
+        DataError: the control has no users.
+        ConfigError: an unknown metric, a guardrail on the primary metric, or looks asked of a
+            log that cannot take them.
+    """
     if not 0 < alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, not {alpha}")
+    if looks is not None and log.until is None:
+        raise ConfigError("looks need the events themselves: use the pandas engine")
     rails = tuple(parse_guardrails(None, primary) if guardrails is None else guardrails)
     metrics = _metrics(metrics, primary, rails)
-    codes, labels = pd.factorize(experiment_assignment(events, experiment))
-    labels = np.asarray([str(label) for label in labels], dtype=object)
-    carried = codes >= 0
-    if not carried.any():
-        known = ", ".join(_experiments_in(events)) or "none"
-        raise DataError(
-            f"no event carries the experiment {experiment!r} (experiments in the logs: {known})"
-        )
     warnings: list[str] = []
-    if not carried.all():
-        ignored = int((~carried).sum())
-        warnings.append(f"{ignored} events do not carry the experiment {experiment!r}: ignored")
-        events = events.loc[carried].reset_index(drop=True)
-        codes = codes[carried]
-
-    found = sessionize_events(events, codes)
-    sessions = found.table
-    sessions[col.TREATMENT] = labels[sessions[col.TREATMENT].to_numpy(dtype=np.int64)]
-    if found.open_sessions:
+    if log.ignored:
+        warnings.append(f"{log.ignored} events do not carry the experiment {experiment!r}: "
+                        "ignored")
+    sessions = log.sessions
+    if log.open_sessions:
         warnings.append(
-            f"{found.open_sessions} sessions ({found.open_events} events) are not closed by a "
+            f"{log.open_sessions} sessions ({log.open_events} events) are not closed by a "
             f"'last' event and are not counted"
         )
     users = user_metrics(sessions)
+    labels = list(log.event_counts)
     observed = sorted(labels, key=_treatment_order)
     names = treatment_names(len(configured)) if configured else []
     all_treatments = sorted(set(observed) | set(names), key=_treatment_order)
@@ -232,11 +314,11 @@ def analyze(
             f"(users per treatment: {seen})"
         )
 
-    served = _recommenders(events, codes, labels)
+    served = dict(log.served)
     for index, name in enumerate(names):
         served.setdefault(name, configured[index])
     session_counts = sessions[col.TREATMENT].value_counts()
-    event_counts = dict(zip(labels, np.bincount(codes, minlength=len(labels)), strict=True))
+    event_counts = log.event_counts
     summary = pd.DataFrame(
         {
             col.TREATMENT: all_treatments,
@@ -257,7 +339,7 @@ def analyze(
             f"assignment or the logging is broken and the effects below cannot be trusted",
         )
 
-    pre = _pre_users(pre_events, metrics) if pre_events is not None else None
+    pre = _pre_users(pre_sessions, metrics) if pre_sessions is not None else None
     options = dict(control=control, alpha=alpha, served=served, primary=primary,
                    sequential=sequential, treatments=all_treatments)
     overall, cuped = _compare(users, metrics, pre, guardrails=rails, srm_mismatch=srm.mismatch,
@@ -274,12 +356,10 @@ def analyze(
         )
     look_rows = None
     if looks is not None:
-        timestamps = events[ev.TIMESTAMP].to_numpy(dtype=np.int64)
+        timestamps = log.timestamps
 
         def until(keep: np.ndarray) -> pd.DataFrame:
-            part = sessionize_events(events.loc[keep], codes[keep]).table
-            part[col.TREATMENT] = labels[part[col.TREATMENT].to_numpy(dtype=np.int64)]
-            result, _ = _compare(user_metrics(part), [primary], pre, guardrails=(),
+            result, _ = _compare(user_metrics(log.until(keep)), [primary], pre, guardrails=(),
                                  **{**options, "sequential": True})
             return result.effects
 
@@ -360,10 +440,10 @@ def _segments(users: pd.DataFrame, segments: pd.Series, metrics: Sequence[str],
     return found
 
 
-def _pre_users(pre_events: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+def _pre_users(pre_sessions: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """Each user's per-user metrics in the earlier period (the CUPED covariates)."""
     per_user = [m for m in metrics if m not in RATIOS]
-    pre = user_metrics(sessionize_events(pre_events).table)
+    pre = user_metrics(pre_sessions)
     return pre.groupby(col.USER)[per_user].mean()
 
 

@@ -13,7 +13,13 @@ import orjson
 from botify.analysis import columns as col
 from botify.analysis import metrics as mt
 from botify.analysis.aa import BAND, aa_test
-from botify.analysis.analyze import ALPHA, CONTROL, analyze, experiment_assignment
+from botify.analysis.analyze import (
+    ALPHA,
+    CONTROL,
+    analyze,
+    analyze_sessions,
+    experiment_assignment,
+)
 from botify.analysis.guardrails import DEFAULT_GUARDRAILS, parse_guardrails
 from botify.analysis.looks import parse_looks
 from botify.analysis.power import describe, parse_mde, plan_from_events
@@ -21,7 +27,7 @@ from botify.analysis.report import effects_table, write_report
 from botify.analysis.segments import check_attribute, user_segments
 from botify.analysis.sessions import sessionize_events, user_metrics
 from botify.config import load_config
-from botify.errors import DataError
+from botify.errors import ConfigError, DataError
 from botify.events import EVENT_ID, audit, read_events
 from botify.files import atomic_write_bytes
 
@@ -64,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--looks", metavar="N|day",
                         help="the primary metric after each of N equal slices of the "
                         "experiment's time (or each UTC day), fixed and always-valid intervals")
+    parser.add_argument("--engine", choices=("pandas", "spark"), default="pandas",
+                        help="who cuts the logs into sessions: pandas in this process (default) "
+                        "or Spark (same report; for logs larger than memory)")
+    parser.add_argument("--master", default=None,
+                        help="the Spark master with --engine spark (default local[*]; "
+                        "spark://host:7077, yarn, ...)")
     parser.set_defaults(func=run_analyze)
 
     parser = subparsers.add_parser(
@@ -113,9 +125,9 @@ def _configured(experiment: str) -> list[str] | None:
     return list(recommenders) if isinstance(recommenders, list) and recommenders else None
 
 
-def _log_warnings(events) -> list[str]:
-    """Gaps and duplicates among the event ids: events lost, or logs read twice."""
-    counts = audit(events[EVENT_ID].to_numpy(na_value=None))
+def _log_warnings(counts: dict[str, int]) -> list[str]:
+    """Gaps and duplicates among the event ids (:func:`botify.events.audit`): events lost, or
+    logs read twice."""
     warnings = []
     if counts["gaps"]:
         warnings.append(f"{counts['gaps']} event(s) missing from the logs (gaps in the sequence "
@@ -134,6 +146,10 @@ def run_analyze(args: argparse.Namespace) -> int:
     looks = parse_looks(args.looks)
     if args.segment is not None:
         check_attribute(args.segment, args.catalog)
+    if args.engine == "spark":
+        return _analyze_on_spark(args, rails, looks)
+    if args.master is not None:
+        raise ConfigError("--master goes with --engine spark")
     events = read_events(args.logs)
     pre = read_events(args.pre) if args.pre else None
     segments = None
@@ -155,14 +171,39 @@ def run_analyze(args: argparse.Namespace) -> int:
         sequential=args.sequential,
         looks=looks,
     )
-    for warning in [*analysis.warnings, *_log_warnings(events)]:
+    _report(analysis, _log_warnings(audit(events[EVENT_ID].to_numpy(na_value=None))), args.out)
+    return 0
+
+
+def _analyze_on_spark(args: argparse.Namespace, rails, looks) -> int:
+    """``botify analyze --engine spark``: the sessions by Spark, the statistics as always."""
+    from botify.analysis import spark as engine
+
+    if args.segment is not None or looks is not None:
+        raise ConfigError("--segment and --looks need the events themselves: use the pandas "
+                          "engine")
+    with engine.spark_session(args.master or engine.DEFAULT_MASTER) as spark:
+        events = engine.read_events(spark, args.logs)
+        log = engine.sessionize_experiment(events, args.experiment)
+        pre = engine.all_sessions(engine.read_events(spark, args.pre)) if args.pre else None
+        counts = engine.id_audit(events)
+    analysis = analyze_sessions(
+        log, args.experiment, control=args.control, alpha=args.alpha, pre_sessions=pre,
+        configured=_configured(args.experiment), primary=args.primary, guardrails=rails,
+        sequential=args.sequential,
+    )
+    _report(analysis, _log_warnings(counts), args.out)
+    return 0
+
+
+def _report(analysis, log_warnings: list[str], out: Path) -> None:
+    for warning in [*analysis.warnings, *log_warnings]:
         print(f"WARNING: {warning}", file=sys.stderr)
     print(effects_table(analysis))
     for metric, fit in analysis.cuped.items():
         print(f"CUPED {metric}: theta {fit.theta:.3g}, variance -{fit.variance_reduction:.1%}")
-    write_report(analysis, args.out)
-    print(f"report written to {args.out}")
-    return 0
+    write_report(analysis, out)
+    print(f"report written to {out}")
 
 
 def run_aa_test(args: argparse.Namespace) -> int:
