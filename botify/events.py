@@ -103,6 +103,11 @@ def series_name(path: Path) -> str:
     return str(path.parent / _rotation_key(path)[0])
 
 
+def rotation_order(path: Path) -> int:
+    """Where a file comes in its series: ``.2`` before ``.1`` before the current file (0)."""
+    return _rotation_key(path)[1]
+
+
 def _rotation_key(path: Path) -> tuple[str, int]:
     stem, _, suffix = path.name.rpartition(".")
     if stem and suffix.isdigit():

@@ -37,11 +37,13 @@ _TREATMENT = "_treatment"
 
 @contextmanager
 def spark_session(master: str = DEFAULT_MASTER) -> Iterator:
-    """A Spark session for the analysis (quiet, no UI), stopped on exit."""
+    """A Spark session for the analysis (quiet, no UI), stopped on exit unless it was running
+    already (a notebook's, whose master then stays)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
-    spark = (
+    running = SparkSession.getActiveSession()
+    spark = running or (
         SparkSession.builder.master(master).appName("botify-analyze")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "8")
@@ -52,7 +54,8 @@ def spark_session(master: str = DEFAULT_MASTER) -> Iterator:
     try:
         yield spark
     finally:
-        spark.stop()
+        if running is None:
+            spark.stop()
 
 
 def _schema():
@@ -75,6 +78,9 @@ def read_events(spark, paths: Iterable[str | os.PathLike]):
     """The events of the logs as a Spark DataFrame, with each event's file rank and row (the
     order of :func:`botify.events.read_events` for events of one millisecond).
 
+    Local paths are expanded as the pandas engine expands them; a URI (``hdfs://...``,
+    ``s3a://...``) goes to Spark as it is, its files in rotation order after the local ones.
+
     Raises:
         DataError: no log files, or lines that are not events (how many, and the first file).
     """
@@ -82,34 +88,34 @@ def read_events(spark, paths: Iterable[str | os.PathLike]):
 
     from botify.export import dataset_files, is_dataset
 
-    paths = list(paths)
-    datasets = [p for p in paths if is_dataset(p)]
-    files = ev.log_files([p for p in paths if p not in datasets])
-    parquet = [f for d in datasets for f in dataset_files(d)]
-    if not files and not parquet:
-        raise DataError("no log files to read")
-    rank = {str(Path(f).resolve()): i for i, f in enumerate([*files, *parquet])}
+    paths = [str(p) for p in paths]
+    remote = [p for p in paths if "://" in p]
+    local = [p for p in paths if p not in remote]
+    datasets = [p for p in local if is_dataset(p)]
+    files = [str(f) for f in ev.log_files([p for p in local if p not in datasets])]
+    parquet = [str(f) for d in datasets for f in dataset_files(d)]
+    text_paths = [*files, *(p for p in remote if not p.endswith(".parquet"))]
     frames = []
-    if files:
-        text = spark.read.text([str(f) for f in files]).where(F.trim("value") != "")
+    if text_paths:
+        text = spark.read.text(text_paths).where(F.trim("value") != "")
         parsed = text.select(F.from_json("value", _schema()).alias("e"), F.input_file_name()
                              .alias(_FILE), F.monotonically_increasing_id().alias(_ROW))
-        frames.append(parsed.select("e.*", _FILE, _ROW))
-    if parquet:
-        raw = spark.read.parquet(*[str(f) for f in parquet])
+        frames.append(parsed.select("e.*", _FILE, _ROW).where(~F.col(_FILE).endswith(".torn")))
+    parquet_paths = [*parquet, *(p for p in remote if p.endswith(".parquet"))]
+    if parquet_paths:
+        raw = spark.read.parquet(*parquet_paths)
         frames.append(raw.select(
             *[F.col(c) for c in (ev.MESSAGE, ev.TIMESTAMP, ev.USER, ev.TRACK, ev.TIME,
                                  ev.LATENCY, ev.RECOMMENDER)],
             F.from_json(ev.EXPERIMENTS, "map<string,string>").alias(ev.EXPERIMENTS),
             F.col(ev.EVENT_ID), F.input_file_name().alias(_FILE),
             F.monotonically_increasing_id().alias(_ROW)))
+    if not frames:
+        raise DataError("no log files to read")
     events = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
-    ranks = spark.createDataFrame([(path, i) for path, i in rank.items()], [_FILE, "_rank"])
-    local = F.url_decode(F.regexp_replace(_FILE, "^file:(//)?", ""))
-    events = events.withColumn(_FILE, local).join(F.broadcast(ranks), _FILE, "left")
-    if events.where(F.col("_rank").isNull()).limit(1).count():  # a path Spark spells otherwise
-        raise DataError("Spark read a log file under a name botify does not know: rename it "
-                        "to a plain path")
+    names = [row[0] for row in events.select(_FILE).distinct().collect()]
+    ranks = spark.createDataFrame(_file_ranks(names, [*files, *parquet]), [_FILE, "_rank"])
+    events = events.join(F.broadcast(ranks), _FILE, "left")
     required = [ev.MESSAGE, ev.TIMESTAMP, ev.USER, ev.TRACK, ev.TIME, ev.LATENCY]
     bad = events.where(" OR ".join(f"{c} IS NULL" for c in required))
     malformed = bad.count()
@@ -118,6 +124,25 @@ def read_events(spark, paths: Iterable[str | os.PathLike]):
         raise DataError(f"{malformed} line(s) of the logs are not events (missing or malformed "
                         f"fields), the first in {first}: `botify analyze` names each line")
     return events.cache()
+
+
+def _file_ranks(names: list[str], ordered: list[str]) -> list[tuple[str, int]]:
+    """Each file Spark read (its URI) with its rank: the local files in ``ordered``'s order (the
+    pandas engine's), then the others in rotation order."""
+    from urllib.parse import unquote, urlparse
+
+    position = {str(Path(f).resolve()): i for i, f in enumerate(ordered)}
+    ranks, others = [], []
+    for name in names:
+        parsed = urlparse(name)
+        local = str(Path(unquote(parsed.path)).resolve()) if parsed.scheme in ("", "file") else None
+        if local in position:
+            ranks.append((name, position[local]))
+        else:
+            others.append(name)
+    others.sort(key=lambda name: (ev.series_name(Path(name)), ev.rotation_order(Path(name))))
+    ranks += [(name, len(ordered) + i) for i, name in enumerate(others)]
+    return ranks
 
 
 def _sessions(events, treatment):

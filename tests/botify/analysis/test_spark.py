@@ -151,3 +151,10 @@ def test_the_command_writes_the_same_report(logs, tmp_path, capsys):
     assert main(["analyze", str(ab), "--experiment", "AB", "--out", str(tmp_path / "x"),
                  "--master", "local[2]"]) == 2
     assert "--master goes with --engine spark" in capsys.readouterr().err
+
+
+def test_a_uri_goes_to_spark_as_it_is(spark, logs):
+    ab, _ = logs
+    by_path = engine.all_sessions(engine.read_events(spark, [ab]))
+    by_uri = engine.all_sessions(engine.read_events(spark, [ab.resolve().as_uri()]))
+    pd.testing.assert_frame_equal(by_path, by_uri)
