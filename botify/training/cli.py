@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from botify.errors import ConfigError
 from botify.registry import MODELS
 from botify.training.model import default_models
 from botify.training.names import LEADERBOARD_BASELINES, TORCH_THREADS
@@ -26,6 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also score the models on a holdout by time (table, OUT/evaluation.json)",
     )
+    train_parser.add_argument(
+        "--engine", choices=("pandas", "spark"), default="pandas",
+        help="pandas in this process (default), or Spark for top_tracks, i2i_cooc (without the "
+        "catalog's appeal) and als (MLlib): the same artifact formats, logs of any size",
+    )
+    train_parser.add_argument("--master", help="the Spark master with --engine spark "
+                              "(default local[*]; spark://host:7077, yarn, ...)")
     train_parser.set_defaults(func=_train)
 
     evaluate_parser = subparsers.add_parser(
@@ -147,12 +155,29 @@ def _train(args: argparse.Namespace) -> int:
     from botify.training.pipeline import train
 
     settings = _settings(args)
+    if args.engine == "spark":
+        return _train_on_spark(args)
+    if args.master is not None:
+        raise ConfigError("--master goes with --engine spark")
     events = load_events(args.logs)
     written = train(events, args.out, settings)
     for name, path in written.items():
         print(f"{name}: {path}")
     if args.evaluate:
         _print_evaluation(args, settings, events)
+    return 0
+
+
+def _train_on_spark(args: argparse.Namespace) -> int:
+    from botify.training.spark import MODELS, train_on_spark
+
+    if args.evaluate or args.catalog:
+        raise ConfigError("--evaluate and --catalog go with the pandas engine")
+    say = (lambda line: None) if args.quiet else print
+    written = train_on_spark(args.logs, args.out, args.models or MODELS, master=args.master,
+                             seed=args.seed, threshold=args.threshold, say=say)
+    for name, path in written.items():
+        print(f"{name}: {path}")
     return 0
 
 

@@ -19,11 +19,17 @@ class TopTracks:
     def fit(self, events: pd.DataFrame) -> TopTracks:
         """Sum ``time`` per track over the events (any frame with ``track, time``)."""
         totals = events.groupby(TRACK)[TIME].sum()
-        tracks = totals.index.to_numpy(dtype=np.int64)
-        scores = totals.to_numpy(dtype=np.float64)
-        order = np.lexsort((tracks, -scores))
-        self.ranking = RankedTracks(tracks=tracks[order], scores=scores[order])
+        self.ranking = self.from_totals(totals.index.to_numpy(dtype=np.int64),
+                                        totals.to_numpy(dtype=np.float64)).ranking
         return self
+
+    @classmethod
+    def from_totals(cls, tracks: np.ndarray, scores: np.ndarray) -> TopTracks:
+        """The ranking of tracks by their total time (computed elsewhere, e.g. by Spark)."""
+        order = np.lexsort((tracks, -scores))
+        ranked = cls()
+        ranked.ranking = RankedTracks(tracks=tracks[order], scores=scores[order])
+        return ranked
 
     def _fitted(self) -> RankedTracks:
         if self.ranking is None:
