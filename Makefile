@@ -8,13 +8,14 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-engines.txt pyproject.toml
+$(STAMP): requirements.txt requirements-engines.txt requirements-spark.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned, so the CPU build on this machine is taken instead of a CUDA one
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-engines.txt
+	$(BIN)/pip install --quiet -r requirements-spark.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
