@@ -113,6 +113,19 @@ def read_events(spark, paths: Iterable[str | os.PathLike]):
     return events.cache()
 
 
+def number_sessions(events, *keys: str):
+    """``events`` with ``_session``: per ``keys`` (the user, and the treatment), the number of
+    ``last`` events before each event in time order (ties in the files' order), so that the events
+    of one session, its ``last`` included, share it."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    by_time = Window.partitionBy(*keys).orderBy(ev.TIMESTAMP, RANK, ROW)
+    is_last = (F.col(ev.MESSAGE) == "last").cast("int")
+    before = F.sum(is_last).over(by_time.rowsBetween(Window.unboundedPreceding, -1))
+    return events.withColumn("_session", F.coalesce(before, F.lit(0)))
+
+
 def _file_ranks(names: list[str], ordered: list[str]) -> list[tuple[str, int]]:
     """Each file Spark read (its URI) with its rank: the local files in ``ordered``'s order (the
     pandas engine's), then the others in rotation order."""

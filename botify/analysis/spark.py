@@ -21,7 +21,7 @@ from botify import events as ev
 from botify.analysis import columns as col
 from botify.analysis.analyze import Sessionized
 from botify.errors import DataError
-from botify.spark import DEFAULT_MASTER, RANK, ROW, read_events, spark_session
+from botify.spark import DEFAULT_MASTER, number_sessions, read_events, spark_session
 
 _TREATMENT = "_treatment"
 __all__ = ["DEFAULT_MASTER", "all_sessions", "id_audit", "read_events", "sessionize_experiment",
@@ -30,14 +30,10 @@ __all__ = ["DEFAULT_MASTER", "all_sessions", "id_audit", "read_events", "session
 
 def _sessions(events, treatment):
     """Closed sessions of ``events`` per user and ``treatment`` column, and the open counts."""
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    by_time = Window.partitionBy(ev.USER, treatment).orderBy(ev.TIMESTAMP, RANK, ROW)
     is_last = (F.col(ev.MESSAGE) == "last").cast("int")
-    numbered = events.withColumn(
-        "_session", F.coalesce(F.sum(is_last).over(by_time.rowsBetween(Window.unboundedPreceding,
-                                                                         -1)), F.lit(0)))
+    numbered = number_sessions(events, ev.USER, treatment)
     sessions = numbered.groupBy(ev.USER, treatment, "_session").agg(
         F.min(ev.TIMESTAMP).alias(col.SESSION_START),
         F.count(F.lit(1)).alias(col.TRACKS),

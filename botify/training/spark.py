@@ -26,7 +26,7 @@ import numpy as np
 
 from botify import events as ev
 from botify.errors import ConfigError
-from botify.spark import RANK, ROW, read_events, spark_session
+from botify.spark import RANK, ROW, number_sessions, read_events, spark_session
 from botify.store.artifacts import PER_TRACK, PER_USER
 from botify.training.artifacts import RankedTracks, RecommendationLists, write_artifact
 from botify.training.dataset import POSITIVE_THRESHOLD
@@ -40,12 +40,8 @@ def _transitions(events):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    by_time = Window.partitionBy(ev.USER).orderBy(ev.TIMESTAMP, RANK, ROW)
-    is_last = (F.col(ev.MESSAGE) == "last").cast("int")
-    numbered = events.withColumn("_session", F.coalesce(
-        F.sum(is_last).over(by_time.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0)))
     in_session = Window.partitionBy(ev.USER, "_session").orderBy(ev.TIMESTAMP, RANK, ROW)
-    return numbered.select(F.lag(ev.TRACK).over(in_session).alias("prev"),
+    return number_sessions(events, ev.USER).select(F.lag(ev.TRACK).over(in_session).alias("prev"),
                            F.col(ev.TRACK).alias("next"), F.col(ev.TIME)).where("prev IS NOT NULL")
 
 
