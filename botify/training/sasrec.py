@@ -19,6 +19,9 @@ is what a user's list is scored after.
 Exported as per-track lists (the nearest tracks by cosine of the item embeddings), per-user lists
 (the best-scored tracks after the user's last ``max_len`` positives that the user has not heard) and
 the item embeddings themselves.
+
+Written here rather than taken from ``rectools``: its release for Python 3.11 (0.19.0) requires
+numpy < 2 and pandas < 3, which the project's pins (numpy 2.4, pandas 3.1) exclude.
 """
 
 from __future__ import annotations
