@@ -29,9 +29,13 @@ back as ``botify load recs`` reads it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from botify.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,6 +91,23 @@ class ModelBase:
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         self.estimator: Any = None
+
+    def make(self, algorithm: Callable[..., Any], **kwargs: Any) -> Any:
+        """``algorithm(**kwargs)``; a setting it refuses (ValueError) is a ConfigError naming
+        the model."""
+        try:
+            return algorithm(**kwargs)
+        except ValueError as exc:
+            raise ConfigError(f"the settings of {self.name}: {exc}") from None
+
+    @contextmanager
+    def learning(self) -> Iterator[None]:
+        """Where the algorithm learns: logs it cannot learn from (ValueError) are a DataError
+        naming the model."""
+        try:
+            yield
+        except ValueError as exc:
+            raise DataError(f"the event logs cannot train {self.name}: {exc}") from None
 
 
 def default_models() -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botify.errors import DataError
 from botify.store.artifacts import PER_USER
 from botify.training.model import ModelBase
 
@@ -25,9 +24,7 @@ class ALSModel(ModelBase):
         settings = self.settings
         kwargs = {"k": settings.user_k, "seed": settings.seed, "progress": settings.progress}
         kwargs |= {"threads": settings.threads, "threshold": settings.threshold}
-        als = ALS(**{**kwargs, **settings.als})
-        try:
+        als = self.make(ALS, **{**kwargs, **settings.als})
+        with self.learning():
             self.estimator = als.fit(data.sessions)
-        except ValueError as exc:
-            raise DataError(f"the event logs cannot train {self.name}: {exc}") from None
         return self.estimator.recommendations()

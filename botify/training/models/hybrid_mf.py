@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botify.errors import ConfigError, DataError
 from botify.store.artifacts import PER_TRACK, PER_USER
 from botify.training.artifacts import EMBEDDINGS
 from botify.training.model import ModelBase
@@ -38,13 +37,8 @@ class HybridMFModel(ModelBase):
         settings = self.settings
         kwargs = {"k": settings.user_k, "track_k": settings.track_k,
                   "threshold": settings.threshold, "catalog": data.catalog}
-        try:
-            mf = HybridMF(**{**kwargs, **settings.torch_kwargs(settings.hybrid_mf)})
-        except ValueError as exc:
-            raise ConfigError(f"the settings of {self.name}: {exc}") from None
-        try:
+        mf = self.make(HybridMF, **{**kwargs, **settings.torch_kwargs(settings.hybrid_mf)})
+        with self.learning():
             self.estimator = mf.fit(data.sessions)
-        except ValueError as exc:
-            raise DataError(f"the event logs cannot train {self.name}: {exc}") from None
         return {self.name: self.estimator.user_lists(), I2I: self.estimator.track_lists(),
                 EMBEDDINGS_NAME: self.estimator.embeddings()}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botify.errors import DataError
 from botify.store.artifacts import PER_USER
 from botify.training.model import ModelBase
 
@@ -24,9 +23,7 @@ class MultiDAEModel(ModelBase):
 
         settings = self.settings
         kwargs = {"k": settings.user_k, "threshold": settings.threshold}
-        dae = MultiDAE(**{**kwargs, **settings.torch_kwargs(settings.multidae)})
-        try:
+        dae = self.make(MultiDAE, **{**kwargs, **settings.torch_kwargs(settings.multidae)})
+        with self.learning():
             self.estimator = dae.fit(data.sessions)
-        except ValueError as exc:
-            raise DataError(f"the event logs cannot train {self.name}: {exc}") from None
         return self.estimator.recommendations()

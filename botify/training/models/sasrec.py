@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botify.errors import ConfigError, DataError
 from botify.store.artifacts import PER_TRACK, PER_USER
 from botify.training.artifacts import EMBEDDINGS
 from botify.training.model import ModelBase
@@ -39,14 +38,9 @@ class SASRecModel(ModelBase):
             "user_k": settings.user_k,
             "threshold": settings.threshold,
         }
-        try:
-            sasrec = SASRec(**{**kwargs, **settings.torch_kwargs(settings.sasrec)})
-        except ValueError as exc:
-            raise ConfigError(f"sasrec settings: {exc}") from None
-        try:
+        sasrec = self.make(SASRec, **{**kwargs, **settings.torch_kwargs(settings.sasrec)})
+        with self.learning():
             self.estimator = sasrec.fit(data.sessions)
-        except ValueError as exc:
-            raise DataError(f"the event logs cannot train {self.name}: {exc}") from None
         return {
             self.name: self.estimator.similar_tracks(),
             USER_LISTS: self.estimator.user_lists(),

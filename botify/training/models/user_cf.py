@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from botify.errors import DataError
 from botify.events import TIME, TRACK, USER
 from botify.store.artifacts import PER_USER
 from botify.training.artifacts import RecommendationLists
@@ -171,9 +170,7 @@ class UserCFModel(ModelBase):
     def fit(self, data: TrainData) -> RecommendationLists:
         settings = self.settings
         kwargs = {"k": settings.user_k, "progress": settings.progress}
-        cf = UserCF(**{**kwargs, **settings.user_cf})
-        try:
+        cf = self.make(UserCF, **{**kwargs, **settings.user_cf})
+        with self.learning():
             self.estimator = cf.fit(data.sessions)
             return self.estimator.recommendations()
-        except ValueError as exc:
-            raise DataError(f"the event logs cannot train {self.name}: {exc}") from None

@@ -140,7 +140,8 @@ def test_degenerate_logs_are_a_clear_error(users, tracks, times, match):
 
 def test_bad_settings_are_a_clear_error():
     events, _ = _pairs_log()
-    with pytest.raises(ConfigError, match=r"sasrec settings: dim \(10\) must be a multiple"):
+    with pytest.raises(ConfigError, match=r"the settings of sasrec: dim \(10\) must be a multiple"):
         _fit(events, dim=10, heads=4)
-    with pytest.raises(ConfigError, match="sasrec settings: max_len must be at least 1, got 0"):
+    with pytest.raises(ConfigError,
+                       match="the settings of sasrec: max_len must be at least 1, got 0"):
         _fit(events, max_len=0)
