@@ -194,9 +194,10 @@ def read_manifest(to: Path) -> dict[str, Any]:
     return manifest
 
 
-def _resume(entries: dict[str, dict], file: Path, data: bytes, taken: set[str]) -> dict | None:
-    """The manifest entry this file continues: its own path's first, else one of its series whose
-    bytes it starts with (a rotated file under its new name)."""
+def _resume(entries: dict[str, dict], file: Path, data: bytes, taken: set[str]):
+    """The manifest entry this file continues, as ``(name, entry, hash of the bytes read)``: its
+    own path's first, else one of its series whose bytes it starts with (a rotated file under its
+    new name); None for a new file."""
     series = series_name(file)
     names = [str(file), *(name for name in entries
                           if name != str(file) and series_name(Path(name)) == series)]
@@ -204,8 +205,9 @@ def _resume(entries: dict[str, dict], file: Path, data: bytes, taken: set[str]) 
         entry = entries.get(name)
         if entry is None or name in taken or entry["offset"] == 0 or entry["offset"] > len(data):
             continue
-        if hashlib.sha256(data[: entry["offset"]]).hexdigest() == entry["sha256"]:
-            return entry
+        digest = hashlib.sha256(data[: entry["offset"]])
+        if digest.hexdigest() == entry["sha256"]:
+            return name, entry, digest
     return None
 
 
@@ -236,11 +238,15 @@ def export_logs(sources: Iterable[str | os.PathLike], to: str | os.PathLike) -> 
 
     for file in files:
         data = file.read_bytes()
-        entry = _resume(manifest["files"], file, data, taken)
-        if entry is not None:
-            taken.add(next(name for name, e in manifest["files"].items() if e is entry))
-        offset, number = (entry["offset"], entry["lines"]) if entry else (0, 0)
+        resumed = _resume(manifest["files"], file, data, taken)
+        if resumed is None:
+            offset, number, digest = 0, 0, hashlib.sha256()
+        else:
+            name, entry, digest = resumed
+            taken.add(name)
+            offset, number = entry["offset"], entry["lines"]
         end = data.rfind(b"\n", offset) + 1 or offset  # complete lines only
+        digest.update(data[offset:end])
         result.read_bytes += end - offset
         for line in data[offset:end].split(b"\n")[:-1]:
             number += 1
@@ -263,7 +269,7 @@ def export_logs(sources: Iterable[str | os.PathLike], to: str | os.PathLike) -> 
             if result.events % FLUSH_EVENTS == 0:
                 flush()
         entries[str(file)] = {"size": len(data), "offset": end, "lines": number,
-                              "sha256": hashlib.sha256(data[:end]).hexdigest()}
+                              "sha256": digest.hexdigest()}
     flush()
     kept = {name: entry for name, entry in manifest["files"].items() if name not in taken}
     manifest.update(
