@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -209,17 +210,8 @@ def analyze(
     events: pd.DataFrame,
     experiment: str,
     *,
-    control: str = CONTROL,
-    alpha: float = ALPHA,
     pre_events: pd.DataFrame | None = None,
-    configured: Sequence[str] | None = None,
-    metrics: Sequence[str] | None = None,
-    bins: int = 24,
-    primary: str = mt.PRIMARY,
-    guardrails: Sequence[Guardrail] | None = None,
-    segments: pd.Series | None = None,
-    sequential: bool = False,
-    looks: int | str | None = None,
+    **options: Any,
 ) -> Analysis:
     """Analyze an A/B experiment from its event log (per-user session metrics and session-level
     ratios, SRM, Holm, CUPED, guardrails and a decision per treatment, optionally by segment).
@@ -227,24 +219,11 @@ def analyze(
     Args:
         events: the event log (:func:`botify.events.read_events`).
         experiment: the experiment's name, as in the events' ``experiments`` field.
-        control: the control treatment.
-        alpha: the significance level.
         pre_events: an earlier period's log; when given, CUPED adjusts every per-user metric by
             the same metric of the same user in that period.
-        configured: the recommender serving each treatment, as configured (``EXPERIMENTS[name]``):
-            sets the expected split of the SRM check (equal shares of its treatments) and names
-            treatments not seen in the log.
-        metrics: the metrics to compare (default all of :data:`metrics.BETTER`; the primary and
-            the guardrails' metrics are added).
-        bins: time bins of the session-length-over-time table.
-        primary: the metric decisions are about.
-        guardrails: the guardrails (default :data:`guardrails.DEFAULT_GUARDRAILS`, less one on
-            the primary metric).
-        segments: per user (the index), a segment label (:func:`segments.user_segments`); every
-            comparison is repeated within each segment, users not in it under ``(unknown)``.
-        sequential: add always-valid intervals; decisions and guardrails then use them.
-        looks: the primary metric's comparison after each of this many equal slices of the
-            experiment's time, or ``"day"``: after each UTC day (:mod:`~botify.analysis.looks`).
+        options: the other settings of :func:`analyze_sessions` (``control``, ``alpha``,
+            ``configured``, ``metrics``, ``bins``, ``primary``, ``guardrails``, ``segments``,
+            ``sequential``, ``looks``).
 
     Returns:
         The analysis.
@@ -254,11 +233,8 @@ def analyze(
         ConfigError: an unknown metric, or a guardrail on the primary metric.
     """
     pre = None if pre_events is None else sessionize_events(pre_events).table
-    return analyze_sessions(
-        sessionize_experiment(events, experiment), experiment, control=control, alpha=alpha,
-        pre_sessions=pre, configured=configured, metrics=metrics, bins=bins, primary=primary,
-        guardrails=guardrails, segments=segments, sequential=sequential, looks=looks,
-    )
+    return analyze_sessions(sessionize_experiment(events, experiment), experiment,
+                            pre_sessions=pre, **options)
 
 
 def analyze_sessions(
@@ -277,8 +253,29 @@ def analyze_sessions(
     sequential: bool = False,
     looks: int | str | None = None,
 ) -> Analysis:
-    """:func:`analyze` from an experiment's sessions (whichever engine cut them): the arguments
-    as there, ``pre_sessions`` the earlier period's closed sessions.
+    """:func:`analyze` from an experiment's sessions, whichever engine cut them.
+
+    Args:
+        log: the experiment's sessions (:func:`sessionize_experiment`, or the Spark engine's).
+        experiment: the experiment's name.
+        control: the control treatment.
+        alpha: the significance level.
+        pre_sessions: an earlier period's closed sessions; when given, CUPED adjusts every
+            per-user metric by the same metric of the same user in that period.
+        configured: the recommender serving each treatment, as configured (``EXPERIMENTS[name]``):
+            sets the expected split of the SRM check (equal shares of its treatments) and names
+            treatments not seen in the log.
+        metrics: the metrics to compare (default all of :data:`metrics.BETTER`; the primary and
+            the guardrails' metrics are added).
+        bins: time bins of the session-length-over-time table.
+        primary: the metric decisions are about.
+        guardrails: the guardrails (default :data:`guardrails.DEFAULT_GUARDRAILS`, less one on
+            the primary metric).
+        segments: per user (the index), a segment label (:func:`segments.user_segments`); every
+            comparison is repeated within each segment, users not in it under ``(unknown)``.
+        sequential: add always-valid intervals; decisions and guardrails then use them.
+        looks: the primary metric's comparison after each of this many equal slices of the
+            experiment's time, or ``"day"``: after each UTC day (:mod:`~botify.analysis.looks`).
 
     Raises:
         DataError: the control has no users.
