@@ -329,12 +329,11 @@ def first_next(url: str, process: subprocess.Popen, started: float, timeout: flo
 
 
 def memory(pid: int) -> list[tuple[str, float, float]]:
-    """(role, RSS MB, USS MB) of the service's master and each worker."""
+    """(role, RSS MB, USS MB) of the service's master (``botify serve`` runs gunicorn's master
+    in its own process) and each worker."""
     import psutil
 
     master = psutil.Process(pid)
-    while master.children() and master.name().startswith("python") and len(master.children()) == 1:
-        master = master.children()[0]  # botify serve -> gunicorn's master (the same process here)
     out = []
     for role, process in [("master", master), *(("worker", c) for c in master.children())]:
         info = process.memory_full_info()
