@@ -99,7 +99,9 @@ def read_events(spark, paths: Iterable[str | os.PathLike]):
             F.monotonically_increasing_id().alias(ROW)))
     if not frames:
         raise DataError("no log files to read")
-    events = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+    # Parsed once and kept: every later pass (the file names here, the checks, the engines'
+    # aggregations) reads the cached columns instead of parsing the files again.
+    events = (frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])).cache()
     names = [row[0] for row in events.select(FILE).distinct().collect()]
     ranks = spark.createDataFrame(_file_ranks(names, [*files, *parquet]), [FILE, RANK])
     events = events.join(F.broadcast(ranks), FILE, "left")
@@ -110,7 +112,7 @@ def read_events(spark, paths: Iterable[str | os.PathLike]):
         first = bad.select(FILE).first()[0]
         raise DataError(f"{malformed} line(s) of the logs are not events (missing or malformed "
                         f"fields), the first in {first}: `botify analyze` names each line")
-    return events.cache()
+    return events
 
 
 def number_sessions(events, *keys: str):
