@@ -121,12 +121,14 @@ class FavoritesObjective:
         """Play the planned sessions with ``threshold``; the mean session time."""
         from botify.params import parse
         from botify.recommenders.base import RecommenderContext
+        from botify.recommenders.favorites import PREFIX as LIKES
         from botify.recommenders.favorites import Favorites
+        from botify.store.sessions import PREFIX as SESSIONS
         from botify.store.sessions import end_session
         from sim.agents.recommender import RecommenderAgent
         from sim.rollout import run_episodes
 
-        for pattern in ("botify:favorites:*", "botify:session:*"):
+        for pattern in (f"{LIKES}:*", f"{SESSIONS}:*"):
             keys = list(self.redis.scan_iter(match=pattern, count=1000))
             for start in range(0, len(keys), 1000):
                 self.redis.unlink(*keys[start : start + 1000])

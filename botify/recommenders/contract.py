@@ -49,6 +49,7 @@ from botify.recommenders.registry import build_recommenders
 from botify.registry import RECOMMENDER_TYPES
 from botify.store.artifacts import PER_TRACK, PER_USER, RANKING, load_artifact
 from botify.store.catalog import RedisCatalog, load_records
+from botify.store.connection import key_count, open_client
 from botify.store.redis_server import EmbeddedRedis, redacted
 
 PASS, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -380,9 +381,9 @@ def check_recommender(
 
 
 def _check_on(spec: _Spec, url: str) -> list[CheckResult]:
-    client = redis.Redis.from_url(url, socket_timeout=10)
+    client = open_client(url, socket_timeout=10)
     try:
-        keys = client.dbsize()
+        keys = key_count(client)
         if keys:
             raise ConfigError(f"checking a recommender flushes its Redis database, and "
                               f"{redacted(url)} holds {keys} keys: give an empty one (or none)")

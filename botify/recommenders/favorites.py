@@ -3,8 +3,10 @@
 Likes live in Redis in both directions, under a namespace (by default one per threshold, so two
 arms with different thresholds never mix their likes, and arms with the same one share them)::
 
-    botify:favorites:NS:user:USER    sorted set of tracks USER liked, scored by when
+    botify:favorites:NS:user:{USER}  sorted set of tracks USER liked, scored by when
     botify:favorites:NS:track:TRACK  sorted set of users who liked TRACK, scored by when
+
+(the braces: a user's likes are in the Redis Cluster slot of the user's session).
 
 Each set keeps the ``max_set`` most recent members (a track liked by a million users keeps only its
 latest likers), and expires ``ttl`` seconds after its last like.
@@ -21,6 +23,7 @@ from botify.recommenders.base import RecommenderContext
 from botify.recommenders.support import SessionRecommender, first_new, last_resort, random_new
 from botify.store.artifacts import PER_TRACK, PER_USER, RANKING, Entry
 from botify.store.batch import Batch
+from botify.store.sessions import user_tag
 
 PREFIX = "botify:favorites"
 
@@ -91,13 +94,12 @@ class Favorites(SessionRecommender):
         self.max_set = params.max_set
         self.ttl = params.ttl
         self.namespace = params.namespace or f"t{self.threshold:g}"
-        self._pick = context.redis.register_script(_PICK_MEMBER)
 
     # Keys and bookkeeping -------------------------------------------------------------------------
 
     def user_key(self, user: int) -> str:
         """The sorted set of tracks ``user`` liked."""
-        return f"{PREFIX}:{self.namespace}:user:{user}"
+        return f"{PREFIX}:{self.namespace}:user:{user_tag(user)}"
 
     def track_key(self, track: int) -> str:
         """The sorted set of users who liked ``track``."""
@@ -114,7 +116,7 @@ class Favorites(SessionRecommender):
     def _queue_pick(self, batch: Batch, key: str, skip: int | None = None) -> int:
         """Queue drawing a random member of ``key`` other than ``skip`` (result: bytes or None)."""
         args = [float(self.rng.random()), "" if skip is None else skip]
-        return batch.add_script(self._pick, [key], args)
+        return batch.add_script(_PICK_MEMBER, [key], args)
 
     def liked_tracks(self, user: int) -> list[int]:
         """The tracks ``user`` liked, most recent first."""

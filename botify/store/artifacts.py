@@ -7,13 +7,15 @@ An artifact is a JSONL file of one of three kinds (the formats are frozen, see t
   optional, one per recommendation);
 - ``ranking``: ``{"track": int, "score": float}``, one line per track (popularity).
 
-Keys (``NAME`` is the artifact's name, ``V`` a version number)::
+Keys (``NAME`` is the artifact's name, ``V`` a version number; the braces make all the keys of
+an artifact one Redis Cluster slot, so its pointer and its data are on one node)::
 
-    botify:artifact:NAME:current   -> V, the version being served
-    botify:artifact:NAME:seq       -> the last version number handed out (see versions.py)
-    botify:artifact:NAME:V:meta    -> JSON {"kind", "count", "source", "loaded_at"}
-    botify:artifact:NAME:V:data    -> hash id -> the packed list (below)
-    botify:artifact:NAME:V:ranking -> JSON [[track, ...], [score, ...]] in descending score order
+    botify:artifact:{NAME}:current   -> V, the version being served
+    botify:artifact:{NAME}:seq       -> the last version number handed out (see versions.py)
+    botify:artifact:{NAME}:lock      -> held while a load decides whether to replace the version
+    botify:artifact:{NAME}:V:meta    -> JSON {"kind", "count", "source", "loaded_at"}
+    botify:artifact:{NAME}:V:data    -> hash id -> the packed list (below)
+    botify:artifact:{NAME}:V:ranking -> JSON [[track, ...], [score, ...]] in descending order
 
 A list is stored packed, not as JSON text: one byte for the ids' type (``H`` uint16, ``i`` int32,
 ``q`` int64: the smallest that holds the list's ids), the count ``n`` as uint32, the ``n`` ids,
@@ -57,14 +59,20 @@ _CHUNK = 1000
 _FLUSH = 20
 
 
+def artifact_key(name: str, *parts: str | int) -> str:
+    """The key of ``name`` and ``parts`` (``current``, ``seq``, ``lock``, or a version and a part),
+    in ``name``'s cluster slot."""
+    return ":".join([f"{PREFIX}:{{{name}}}", *map(str, parts)])
+
+
 def pointer_key(name: str) -> str:
     """The key holding the version of ``name`` being served."""
-    return f"{PREFIX}:{name}:current"
+    return artifact_key(name, "current")
 
 
 def version_key(name: str, version: str | int, part: str) -> str:
     """The key of one part (``meta``, ``data``...) of a version of ``name``."""
-    return f"{PREFIX}:{name}:{version}:{part}"
+    return artifact_key(name, version, part)
 
 
 # Every part a version may have (the embeddings' "vectors" included), expired together.
@@ -72,14 +80,14 @@ VERSION_PARTS = ("data", "ranking", "vectors", "meta")
 
 
 def check_name(name: str) -> None:
-    """Raises DataError unless ``name`` can name an artifact (no ':' or whitespace)."""
-    if not name or any(c in name for c in ": \t\n"):
+    """Raises DataError unless ``name`` can name an artifact (no ':', braces or whitespace)."""
+    if not name or any(c in name for c in ": \t\n{}"):
         raise DataError(f"bad artifact name {name!r}: use letters, digits, '_' or '-'")
 
 
 def new_version(client: redis.Redis, name: str) -> int:
     """A version number for a new load of ``name``, never handed out before."""
-    return next_version(client, f"{PREFIX}:{name}:seq")
+    return next_version(client, artifact_key(name, "seq"))
 
 
 def switch_version(client: redis.Redis, name: str, version: int) -> None:
@@ -361,7 +369,7 @@ def load_configured_artifacts(
         if not path.exists():
             say(f"artifact {name}: {path} not found, its recommenders fall back")
             continue
-        with client.lock(f"{PREFIX}:{name}:lock", timeout=600, blocking_timeout=600):
+        with client.lock(artifact_key(name, "lock"), timeout=600, blocking_timeout=600):
             info = artifact_info(client, name)
             if info is not None and info.get("source") == file_source(path):
                 say(f"artifact {name}: {path} already loaded (version {info['version']})")

@@ -27,9 +27,15 @@ class Batch:
         self._count += 1
         return self._count - 1
 
-    def add_script(self, script: Any, keys: list[Any], args: list[Any]) -> int:
-        """Queue a registered Lua script (``client.register_script``); return its result's index."""
-        script(keys=keys, args=args, client=self._pipe)
+    def add_script(self, script: str, keys: list[Any], args: list[Any]) -> int:
+        """Queue the Lua ``script`` on ``keys`` (all in one cluster slot) and ``args``; return its
+        result's index.
+
+        It is sent whole (``EVAL``; Redis keeps it compiled, keyed by its hash): a registered
+        script's ``EVALSHA`` would cost a ``SCRIPT EXISTS`` round trip on every batch, and cluster
+        pipelines refuse it.
+        """
+        self._pipe.execute_command("EVAL", script, len(keys), *keys, *args)
         self._count += 1
         return self._count - 1
 

@@ -1,15 +1,17 @@
 """The tracks catalog in Redis: versioned loads, and a per-process cache for the request path.
 
-Layout (every value JSON)::
+Layout (every value JSON; the braces put all the keys in one Redis Cluster slot, so the pointer
+and a version are read from one node in one round trip)::
 
-    catalog:current     -> the version being served, e.g. "3"
-    catalog:seq         -> the last version number handed out (see versions.py)
-    catalog:v3:tracks   -> hash: track id -> the record {"track", "artist", "title", ...}
-    catalog:v3:artists  -> hash: artist -> [track ids]
-    catalog:v3:genres   -> hash: genre -> [track ids] (tracks with a genre)
-    catalog:v3:meta     -> hash: source, digest, tracks, artists, genres, loaded_at
+    botify:{catalog}:current     -> the version being served, e.g. "3"
+    botify:{catalog}:seq         -> the last version number handed out (see versions.py)
+    botify:{catalog}:lock        -> held while a load decides whether to write a new version
+    botify:{catalog}:v3:tracks   -> hash: track id -> the record {"track", "artist", "title", ...}
+    botify:{catalog}:v3:artists  -> hash: artist -> [track ids]
+    botify:{catalog}:v3:genres   -> hash: genre -> [track ids] (tracks with a genre)
+    botify:{catalog}:v3:meta     -> hash: source, digest, tracks, artists, genres, loaded_at
 
-A load writes a complete new version, then switches ``catalog:current`` to it in one command, so
+A load writes a complete new version, then switches ``current`` to it in one command, so
 a request never sees half a catalog; the previous version expires a minute later (requests that
 started on it finish). Loading the same file again changes nothing (its digest is remembered).
 
@@ -37,7 +39,7 @@ from botify.errors import DataError
 from botify.files import atomic_open
 from botify.store.versions import next_version
 
-PREFIX = "catalog"
+PREFIX = "botify:{catalog}"
 CURRENT_KEY = f"{PREFIX}:current"
 SEQ_KEY = f"{PREFIX}:seq"
 LOCK_KEY = f"{PREFIX}:lock"

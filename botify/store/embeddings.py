@@ -4,9 +4,9 @@ An embeddings artifact is a ``.npy`` file holding a 2-D float32 array whose row 
 ``t``'s vector (a zero row: no vector). It is stored under the same names, version counter,
 atomic switch and grace expiry as the JSONL artifacts (:mod:`botify.store.artifacts`)::
 
-    botify:artifact:NAME:current   -> V, the version being served
-    botify:artifact:NAME:V:meta    -> JSON {"kind": "embeddings", "count", "shape", "source", ...}
-    botify:artifact:NAME:V:vectors -> the matrix's bytes, float32, C order
+    botify:artifact:{NAME}:current   -> V, the version being served
+    botify:artifact:{NAME}:V:meta    -> JSON {"kind": "embeddings", "count", "shape", "source", ...}
+    botify:artifact:{NAME}:V:vectors -> the matrix's bytes, float32, C order
 
 ``count`` is the number of non-zero rows. A worker's :class:`EmbeddingsReader` asks only for the
 pointer on a request (queued in the request's batch); it fetches and decodes the bytes the first

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -59,6 +60,35 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_port(rng: random.Random | None = None) -> int:
+    """A port that is free on 127.0.0.1 together with the port 10000 above it, which a cluster
+    node listens on for the other nodes (its cluster bus).
+
+    Raises:
+        StoreUnavailable: no such pair was found in 200 tries.
+    """
+    rng = rng or random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 55000)
+        if _port_is_free(port) and _port_is_free(port + CLUSTER_BUS_OFFSET):
+            return port
+    raise StoreUnavailable("no free pair of ports for a cluster node on 127.0.0.1")
+
+
+# A cluster node listens for the other nodes on its port plus this.
+CLUSTER_BUS_OFFSET = 10000
+# How long a cluster node may not answer before the others mark it failed.
+CLUSTER_NODE_TIMEOUT_MS = 2000
 
 # Commands no client of the project uses, with which a client could reconfigure the server, write
 # files where it likes (CONFIG SET dir + SAVE), load code, stop it, or make it a replica.
@@ -124,23 +154,50 @@ def _write_private(path: Path, text: str) -> None:
     atomic_write_text(path, text, mode=0o600)
 
 
+def advertise(url: str) -> None:
+    """Write the discovery file: ``url`` is this process's Redis, for as long as it lives.
+
+    Raises:
+        StoreUnavailable: the discovery directory is not this user's.
+    """
+    path = discovery_file()
+    _private_directory(path.parent)
+    _write_private(path, json.dumps({"url": url, "pid": os.getpid()}))
+
+
+def new_password() -> str:
+    """A random password, URL-safe so that it goes into a URL as it is."""
+    return secrets.token_urlsafe(24)
+
+
 class EmbeddedRedis:
     """A ``redis-server`` child process, for as long as the context lasts.
 
     Args:
         port: the port to listen on; a free one when omitted.
         advertise: write the discovery file so other commands find this server.
+        password: the password to require; a random one when omitted.
+        cluster: run as a node of a Redis Cluster (see :class:`EmbeddedCluster`), which keeps
+            what it holds in an append-only file, so that after :meth:`kill` it comes back with
+            its data and its slots.
 
     Attributes:
-        password: the server's random password (the same across restarts of this object).
+        password: the server's password (the same across restarts of this object).
         url: ``redis://:PASSWORD@127.0.0.1:PORT/0``, what clients connect with; show it with
             :func:`redacted`.
     """
 
-    def __init__(self, port: int | None = None, advertise: bool = False) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        advertise: bool = False,
+        password: str | None = None,
+        cluster: bool = False,
+    ) -> None:
         self.port = port or free_port()
         self.advertise = advertise
-        self.password = secrets.token_urlsafe(24)  # URL-safe: goes into the URL as it is
+        self.password = password or new_password()
+        self.cluster = cluster
         self.url = f"redis://:{self.password}@127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen | None = None
         self._workdir: str | None = None
@@ -153,12 +210,23 @@ class EmbeddedRedis:
             "protected-mode yes",
             f"requirepass {self.password}",
             'save ""',
-            "appendonly no",
             f'dir "{self._workdir}"',
             'logfile ""',
             "loglevel warning",
             "daemonize no",
         ]
+        if self.cluster:
+            lines += [
+                "cluster-enabled yes",
+                "cluster-config-file nodes.conf",
+                f"cluster-node-timeout {CLUSTER_NODE_TIMEOUT_MS}",
+                # The other nodes keep serving their slots while one is down.
+                "cluster-require-full-coverage no",
+                "appendonly yes",
+                "appendfsync always",
+            ]
+        else:
+            lines.append("appendonly no")
         lines += [f'rename-command {command} ""' for command in DISABLED_COMMANDS]
         return "\n".join(lines) + "\n"
 
@@ -168,7 +236,8 @@ class EmbeddedRedis:
         Raises:
             StoreUnavailable: the server did not come up within 10 seconds.
         """
-        self._workdir = tempfile.mkdtemp(prefix="botify-redis-")  # mode 0700
+        if self._workdir is None:  # a restart after kill() keeps the directory and its data
+            self._workdir = tempfile.mkdtemp(prefix="botify-redis-")  # mode 0700
         config = Path(self._workdir) / "redis.conf"
         try:
             _write_private(config, self._config())
@@ -198,13 +267,11 @@ class EmbeddedRedis:
             self.stop()
             raise StoreUnavailable(f"redis-server exited at start (port {self.port} taken?)")
         if self.advertise:
-            path = discovery_file()
             try:
-                _private_directory(path.parent)
+                advertise(self.url)
             except StoreUnavailable:
                 self.stop()
                 raise
-            _write_private(path, json.dumps({"url": self.url, "pid": os.getpid()}))
         return self
 
     def _answers(self) -> bool:
@@ -228,6 +295,14 @@ class EmbeddedRedis:
     def running(self) -> bool:
         """Whether the child process is alive."""
         return self._process is not None and self._process.poll() is None
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL, a crash), keeping its directory: :meth:`start`
+        brings it back on the same port, with what a cluster node had written."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
 
     def stop(self) -> None:
         """Stop the server, remove its directory and, if advertised, the discovery file."""

@@ -31,9 +31,14 @@ PARTS = ("heard", "recs", "recent", "state")
 RECENT_SIZE = 20
 
 
+def user_tag(user: int) -> str:
+    """The hash tag of ``user``'s keys: every key with it is in the user's Redis Cluster slot."""
+    return f"{{{user}}}"
+
+
 def session_key(user: int, part: str) -> str:
-    """The key of one part of ``user``'s session (braces: a user's keys share a cluster slot)."""
-    return f"{PREFIX}:{{{user}}}:{part}"
+    """The key of one part of ``user``'s session (all of them in the user's cluster slot)."""
+    return f"{PREFIX}:{user_tag(user)}:{part}"
 
 
 def end_session(client: redis.Redis, user: int) -> None:

@@ -12,15 +12,16 @@ import pytest
 import botify.cli
 from botify.errors import DataError
 from botify.store.artifacts import (
-    PREFIX,
     ArtifactReader,
     Entry,
     _decode_entry,
     artifact_info,
+    artifact_key,
     load_artifact,
     load_configured_artifacts,
     pack_entry,
     pointer_key,
+    version_key,
 )
 from tests.botify.recommenders.conftest import write_jsonl
 
@@ -131,7 +132,7 @@ def test_a_malformed_line_is_reported_and_nothing_is_switched(
     assert f"{bad}:3:" in str(caught.value) and message in str(caught.value)
     # The good version is still served, and the aborted one left no keys behind.
     assert ArtifactReader(redis_client).entries("m", [1, 9]) == [Entry((2,)), None]
-    assert sorted(k.decode() for k in redis_client.keys(f"{PREFIX}:m:2:*")) == []
+    assert sorted(k.decode() for k in redis_client.keys(artifact_key("m", 2, "*"))) == []
 
 
 @pytest.mark.parametrize(
@@ -169,7 +170,7 @@ def test_a_reload_switches_readers_to_the_new_version(redis_client, tmp_path):
     # The reader had the first version cached: it notices the pointer moved within the lookup.
     assert reader.entries("v", [1]) == [Entry((2,))]
     # The old version stays readable for a grace period, then expires.
-    assert 0 < redis_client.ttl(f"{PREFIX}:v:{versions[0]}:data") <= 120
+    assert 0 < redis_client.ttl(version_key("v", versions[0], "data")) <= 120
 
 
 def test_readers_never_see_a_mix_of_versions(redis_client, tmp_path):

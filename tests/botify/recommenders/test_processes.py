@@ -16,6 +16,7 @@ from botify.events import iter_events
 from botify.experiments import Experiment
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.contract import promises_no_repeats
+from botify.recommenders.favorites import PREFIX as LIKES
 from botify.recommenders.registry import build_recommenders
 from botify.store import connect
 from botify.store.catalog import RedisCatalog
@@ -122,7 +123,7 @@ def test_sessions_across_two_services(name, servers, no_repeats, redis_server):
 
 def test_favorites_likes_recorded_on_one_service_serve_the_other(servers, redis_server):
     client = connect(redis_server.url)
-    client.delete(*client.keys("botify:favorites:*"))  # the likes of the other tests' sessions
+    client.delete(*client.keys(f"{LIKES}:*"))  # the likes of the other tests' sessions
     liker, listener = users_of("favorites", 5)[3:]
     a, b = servers
     next_track(a, liker, 0, 1.0)

@@ -11,11 +11,11 @@ import pytest
 import botify.cli
 from botify.errors import DataError
 from botify.store.artifacts import (
-    PREFIX,
     artifact_info,
     load_artifact,
     load_configured_artifacts,
     pointer_key,
+    version_key,
 )
 from botify.store.batch import Batch
 from botify.store.embeddings import EmbeddingsReader, load_embeddings
@@ -71,7 +71,7 @@ def test_a_reload_is_noticed_and_the_old_version_expires(redis_client, tmp_path)
     now = reader.get("v")
     assert now.version == second.version and np.array_equal(now.vectors, matrix(rows=9, seed=2))
     for part in ("vectors", "meta"):
-        assert 0 < redis_client.ttl(f"{PREFIX}:v:{first.version}:{part}") <= 120
+        assert 0 < redis_client.ttl(version_key("v", first.version, part)) <= 120
 
 
 def test_embeddings_replace_lists_of_the_same_name_and_back(redis_client, tmp_path):
@@ -79,7 +79,7 @@ def test_embeddings_replace_lists_of_the_same_name_and_back(redis_client, tmp_pa
     lists.write_text('{"track": 1, "recommendations": [2]}\n')
     old = load_artifact(redis_client, "x", lists)
     load_artifact(redis_client, "x", save(tmp_path / "x.npy", matrix()))
-    assert 0 < redis_client.ttl(f"{PREFIX}:x:{old.version}:data") <= 120
+    assert 0 < redis_client.ttl(version_key("x", old.version, "data")) <= 120
     load_artifact(redis_client, "x", lists)
     # The name holds lists again: the reader says there are no embeddings rather than misreading.
     assert EmbeddingsReader(redis_client).get("x") is None
