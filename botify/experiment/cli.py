@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"where generated worlds are kept ({defaults.worlds})")
     parser.add_argument("--processes", type=int, default=defaults.processes,
                         help=f"simulator processes ({defaults.processes})")
+    parser.add_argument("--redis-cluster", type=int, default=0, metavar="MASTERS",
+                        help="run the service on a private Redis Cluster of MASTERS masters "
+                        "instead of one redis-server")
     parser.add_argument("--check", action="store_true",
                         help="only check the plan (exit 0 when it is valid)")
     parser.set_defaults(func=run_command)
@@ -44,6 +47,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.processes < 1:
         raise ConfigError(f"--processes must be at least 1, got {args.processes}")
+    if args.redis_cluster < 0:
+        raise ConfigError(f"--redis-cluster must be at least 1, got {args.redis_cluster}")
     if args.seed is not None and args.seed < 0:
         raise ConfigError(f"--seed must be at least 0, got {args.seed}")
     plan = load_plan(args.plan)
@@ -52,7 +57,8 @@ def run_command(args: argparse.Namespace) -> int:
               f"{', '.join(str(d.number) for d in plan.analyzed) or 'none'}; ok")
         return 0
     options = RunOptions(seed=args.seed, out=args.out, worlds=args.worlds,
-                         processes=args.processes, quick=args.quick)
+                         processes=args.processes, quick=args.quick,
+                         redis_cluster=args.redis_cluster)
     # A SIGTERM (a `timeout`, a CI runner) stops it as Ctrl-C does: everything it started is
     # stopped, not left running in its own session.
     previous = signal.signal(signal.SIGTERM, _interrupt)

@@ -48,6 +48,7 @@ class RunOptions:
         processes: simulator processes playing against the service.
         workers: the service's gunicorn workers.
         quick: the same steps at small sizes (a small world, a tenth of the sessions, few epochs).
+        redis_cluster: run on a private Redis Cluster of this many masters (0: one redis-server).
     """
 
     seed: int | None = None
@@ -56,6 +57,7 @@ class RunOptions:
     processes: int = 2
     workers: int = 2
     quick: bool = False
+    redis_cluster: int = 0
 
 
 def effective(plan: Plan, options: RunOptions) -> Plan:
@@ -92,7 +94,8 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
     from botify.experiment.report import report_day, write_summary
     from botify.experiment.sizing import size_day
     from botify.service.process import ServiceProcess
-    from botify.store import EmbeddedRedis, connect
+    from botify.store import connect
+    from botify.store.redis_cluster import embedded_store
     from botify.store.redis_server import redacted
 
     plan = effective(plan, options)
@@ -106,8 +109,9 @@ def run_plan(plan: Plan, options: RunOptions) -> Path:
 
     world_dir = prepare_world(plan.world, options.worlds, step)
     recommenders = {**(load_config().get("RECOMMENDERS") or {}), **plan.recommenders}
-    step("starting the service on its own Redis")
-    redis = EmbeddedRedis()
+    step("starting the service on its own Redis"
+         + (f" Cluster ({options.redis_cluster} masters)" if options.redis_cluster else ""))
+    redis = embedded_store(options.redis_cluster)
     service = dashboard = None
     offline: dict[int, dict] = {}
     paths = [*plugin_paths(plan), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]

@@ -115,13 +115,13 @@ class BotifyService:
                 return int(answer), False
             log.warning("recommender %s answered %r, not a catalog track: random", name, answer)
             metrics.fallback(name, "not_a_track")
-        except Exception as exc:
+        except redis.RedisError as exc:  # Redis failing (say, the node of the user's keys): a line
+            log.warning("recommender %s: Redis failed (%s); random track instead", name, exc)
+            metrics.redis_error(metrics.NEXT_ENDPOINT, answered_503=False)
+            metrics.fallback(name, "redis")
+        except Exception:  # a bug: with its traceback
             log.warning("recommender %s failed; random track instead", name, exc_info=True)
-            if isinstance(exc, redis.RedisError):
-                metrics.redis_error(metrics.NEXT_ENDPOINT, answered_503=False)
-                metrics.fallback(name, "redis")
-            else:
-                metrics.fallback(name, "exception")
+            metrics.fallback(name, "exception")
         return self.catalog.random_track(self.rng), True
 
     def end_session(self, user: int) -> None:

@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=5001, help="port to listen on (5001)")
     serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (2)")
+    serve.add_argument("--redis-cluster", type=int, default=0, metavar="MASTERS",
+                       help="without REDIS_URL: start its own Redis Cluster of MASTERS masters "
+                       "instead of one redis-server")
     serve.set_defaults(func=run_serve)
 
 
@@ -34,8 +37,12 @@ def run_serve(args: argparse.Namespace) -> int:
         from botify.errors import ConfigError
 
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if args.redis_cluster < 0:
+        from botify.errors import ConfigError
+
+        raise ConfigError(f"--redis-cluster must be at least 1, got {args.redis_cluster}")
     _check_port_free(args.host, args.port)
-    return serve(args.host, args.port, args.workers)
+    return serve(args.host, args.port, args.workers, redis_cluster=args.redis_cluster)
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -65,6 +72,7 @@ def serve(
     port: int = 5001,
     workers: int = 2,
     log: Callable[[str], None] | None = None,
+    redis_cluster: int = 0,
 ) -> int:
     """Prepare Redis and the data, then run gunicorn until it is stopped.
 
@@ -73,6 +81,8 @@ def serve(
         port: port to listen on.
         workers: number of gevent worker processes.
         log: receives progress lines (default: stderr).
+        redis_cluster: without ``REDIS_URL``, start a Redis Cluster of this many masters instead
+            of one redis-server (0).
 
     Returns:
         gunicorn's exit status.
@@ -92,15 +102,21 @@ def serve(
         # Before the app, and so prometheus_client, is imported: the workers inherit it.
         metrics_dir = gunicorn_conf.start_metrics_dir()
         from botify.config import load_config
-        from botify.store.redis_server import EmbeddedRedis, redacted
+        from botify.store.redis_cluster import embedded_store
+        from botify.store.redis_server import redacted
 
         config = load_config()
         overrides = {}
         if not config.get("REDIS_URL"):
-            embedded = EmbeddedRedis(advertise=True).start()
+            embedded = embedded_store(redis_cluster, advertise=True).start()
             overrides["REDIS_URL"] = embedded.url
-            say(f"started its own redis-server at {redacted(embedded.url)} "
+            what = (f"a Redis Cluster of {redis_cluster} masters" if redis_cluster
+                    else "redis-server")
+            say(f"started its own {what} at {redacted(embedded.url)} "
                 "(set REDIS_URL to use another)")
+        elif redis_cluster:
+            say("REDIS_URL is set: --redis-cluster is not used (add ?cluster=1 to the URL of a "
+                "cluster)")
         config.update(overrides)
         from botify.service.startup import prepare
 

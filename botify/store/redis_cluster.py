@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from botify.errors import StoreUnavailable
+from botify.errors import ConfigError, StoreUnavailable
 from botify.store.redis_server import (
     CLUSTER_BUS_OFFSET,
     EmbeddedRedis,
@@ -48,7 +48,7 @@ class EmbeddedCluster:
 
     def __init__(self, masters: int = 3, advertise: bool = False) -> None:
         if masters < 1:
-            raise ValueError("a cluster needs at least one master")
+            raise ConfigError(f"a Redis Cluster needs at least one master, got {masters}")
         self.advertise = advertise
         self.password = new_password()
         self.nodes: list[EmbeddedRedis] = []
@@ -121,6 +121,13 @@ class EmbeddedCluster:
         """The nodes' client ports."""
         return [node.port for node in self.nodes]
 
+    def node_of(self, key: str | bytes) -> int:
+        """The index of the node that holds ``key``'s slot."""
+        from redis.cluster import key_slot
+
+        slot = key_slot(key.encode() if isinstance(key, str) else key)
+        return next(i for i, slots in enumerate(slot_ranges(len(self.nodes))) if slot in slots)
+
     def kill(self, index: int) -> None:
         """Kill node ``index`` at once (a crash): its slots are not served until :meth:`revive`."""
         self.nodes[index].kill()
@@ -143,3 +150,17 @@ class EmbeddedCluster:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def embedded_store(cluster_masters: int = 0, advertise: bool = False):
+    """A private Redis to start: one ``redis-server``, or a cluster of ``cluster_masters`` masters.
+
+    Raises:
+        ConfigError: ``cluster_masters`` is negative.
+    """
+    if cluster_masters < 0:
+        raise ConfigError(f"--redis-cluster takes a number of masters (1 or more), got "
+                          f"{cluster_masters}")
+    if cluster_masters:
+        return EmbeddedCluster(cluster_masters, advertise=advertise)
+    return EmbeddedRedis(advertise=advertise)
