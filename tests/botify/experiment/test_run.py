@@ -15,7 +15,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from botify.events import read_events
+from botify.events import FALLBACK, iter_events, read_events
 from botify.experiment.plan import load_plan
 from botify.experiment.report import against_oracle
 from botify.experiment.run import RunOptions, run_plan
@@ -239,3 +239,52 @@ def test_the_homework_files_pass_their_checks(monkeypatch, capsys):
     assert main(["check", "recommender", "homework_recs:ArtistMix",
                  "--param", "artist_share=2"]) == 2
     assert "parameter 'artist_share' must be in [0, 1]" in capsys.readouterr().out
+
+
+CLUSTER_PLAN = """
+out = "out"
+
+[world]
+seed = 5
+tracks = 1000
+users = 300
+
+[recommenders.likes]
+type = "favorites"
+per_user = "user_cf"
+per_track = "i2i_cooc"
+
+[recommenders.lists]
+type = "indexed"
+recs = "user_cf"
+
+[[days]]
+sessions = 300
+arms = ["random", "sticky_artist"]
+
+[[days]]
+sessions = 400
+arms = ["i2i", "likes", "lists"]
+
+[days.train]
+models = ["top_tracks", "i2i_cooc", "user_cf"]
+"""
+
+
+def test_an_experiment_on_a_redis_cluster(tmp_path, monkeypatch):
+    """The whole loop on a private three-master cluster: loads, training's artifacts, the
+    stateful arms, and not one answer that is the fallback of a failed Redis read."""
+    (tmp_path / "plan.toml").write_text(textwrap.dedent(CLUSTER_PLAN))
+    monkeypatch.chdir(tmp_path)
+    before = _children()
+    out = run_plan(load_plan("plan.toml"),
+                   RunOptions(worlds=tmp_path / "worlds", redis_cluster=3))
+    logs = sorted((out / "logs").glob("day*/*.jsonl*"))
+    nexts = [event for event in iter_events(logs) if event["message"] == "next"]
+    assert {e["recommender"] for e in nexts} == {"random", "sticky_artist", "i2i", "likes", "lists"}
+    failed = [e for e in nexts if e.get(FALLBACK)]
+    assert failed == [], "a recommender failed on the cluster"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["days"][1]["trained"] == ["top_tracks", "i2i_cooc", "user_cf"]
+    assert all(arm["mean_time_per_session"] > 0 for arm in summary["days"][1]["arms"].values())
+    assert _children() <= before, "a process started by the experiment is still running"
