@@ -96,6 +96,7 @@ def serve(
     previous = signal.signal(signal.SIGTERM, _raise_exit)
     master = os.getpid()
     embedded = None
+    what = f"Redis Cluster of {redis_cluster} masters" if redis_cluster else "redis-server"
     try:
         from botify.service import gunicorn_conf
 
@@ -110,8 +111,6 @@ def serve(
         if not config.get("REDIS_URL"):
             embedded = embedded_store(redis_cluster, advertise=True).start()
             overrides["REDIS_URL"] = embedded.url
-            what = (f"a Redis Cluster of {redis_cluster} masters" if redis_cluster
-                    else "redis-server")
             say(f"started its own {what} at {redacted(embedded.url)} "
                 "(set REDIS_URL to use another)")
         elif redis_cluster:
@@ -146,7 +145,7 @@ def serve(
             gunicorn_conf.remove_metrics_dir()
         if embedded is not None and os.getpid() == master:
             embedded.stop()
-            say("stopped its redis-server")
+            say(f"stopped its {what}")
 
 
 def _raise_exit(signum, frame) -> None:

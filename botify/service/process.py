@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,7 @@ class ServiceProcess(ChildProcess):
         workers: gunicorn worker processes.
         env: extra environment variables of the service.
         log_path: where the service's own output goes (default ``workdir/serve.log``).
+        options: more ``botify serve`` options (``--redis-cluster 3``).
     """
 
     name = "botify serve"
@@ -133,8 +134,10 @@ class ServiceProcess(ChildProcess):
         workers: int = 2,
         env: Mapping[str, str] | None = None,
         log_path: str | os.PathLike | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         self.workdir = Path(workdir)
+        self.options = list(options)
         super().__init__(log_path or self.workdir / "serve.log")
         self.workers = workers
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
@@ -150,7 +153,7 @@ class ServiceProcess(ChildProcess):
 
     def _args(self) -> list[str]:
         return [sys.executable, "-m", "botify.service.cli", "--port", str(self.port),
-                "--workers", str(self.workers)]
+                "--workers", str(self.workers), *self.options]
 
     def start(self, timeout: float = 60) -> ServiceProcess:
         """Start the service and wait until it answers ``GET /``.

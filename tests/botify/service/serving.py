@@ -55,11 +55,12 @@ class ServeProcess(ServiceProcess):
         workers: gunicorn workers.
     """
 
-    def __init__(self, workdir: Path, config: dict, env: dict | None = None, workers: int = 2):
+    def __init__(self, workdir: Path, config: dict, env: dict | None = None, workers: int = 2,
+                 options: tuple[str, ...] = ()):
         workdir = Path(workdir)
         super().__init__(
             workdir, config, workers=workers, env=env,
-            log_path=workdir.parent / f"{workdir.name}.serve.log",
+            log_path=workdir.parent / f"{workdir.name}.serve.log", options=options,
         )
 
 

@@ -70,13 +70,18 @@ def test_sigterm_loses_no_event(redis_server, redis_client, tracks_file, tmp_pat
     assert "Traceback" not in server.output
 
 
-def test_own_redis_started_shared_and_stopped(tracks_file, tmp_path):
-    """No REDIS_URL: serve runs its own redis-server, others find it, it stops with serve."""
+@pytest.mark.parametrize(("options", "what"), [
+    ((), "redis-server"),
+    (("--redis-cluster", "3"), "Redis Cluster of 3 masters"),
+], ids=["redis-server", "cluster"])
+def test_own_redis_started_shared_and_stopped(options, what, tracks_file, tmp_path):
+    """No REDIS_URL: serve runs its own redis-server (or cluster), others find it, it stops with
+    serve."""
     runtime = tmp_path / "runtime"
     runtime.mkdir()
     env = {"XDG_RUNTIME_DIR": str(runtime)}
     workdir = tmp_path / "serve"
-    with ServeProcess(workdir, CONFIG, env=env, workers=1) as server:
+    with ServeProcess(workdir, CONFIG, env=env, workers=1, options=options) as server:
         discovery = json.loads(next(runtime.glob("botify-*/redis.json")).read_text())
         redis_url = discovery["url"]
         # `botify load catalog` beside the running service reaches its Redis without flags.
@@ -89,7 +94,9 @@ def test_own_redis_started_shared_and_stopped(tracks_file, tmp_path):
         response = requests.post(f"{server.url}/next/1", json={"track": 5, "time": 1.0}, timeout=5)
         assert response.status_code == 200
         port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
-    assert "stopped its redis-server" in server.output
+        assert redis_url.endswith("?cluster=1") == bool(options)
+    assert f"started its own {what}" in server.output
+    assert f"stopped its {what}" in server.output
     assert not list(runtime.glob("botify-*/redis.json"))
     with pytest.raises(OSError):
         import socket
