@@ -56,6 +56,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     recs.add_argument("name", help="the artifact's name, e.g. multidae, ranker, top_tracks")
     recs.add_argument("file", help="the JSONL file, or the .npy of item embeddings")
     recs.set_defaults(func=run_load_recs)
+    cluster = subparsers.add_parser(
+        "redis-cluster",
+        help="form a Redis Cluster of empty cluster-enabled redis-servers",
+        description="Give each of the empty redis-servers (started with cluster-enabled yes) an "
+        "even share of the slots, introduce them to each other and wait until the cluster is ok. "
+        "The servers' password, if any, is read from REDIS_PASSWORD. Then point the service at "
+        "any node with REDIS_URL=redis://HOST:PORT/0?cluster=1.",
+    )
+    cluster.add_argument("nodes", nargs="+", metavar="HOST:PORT", help="the servers, as masters")
+    cluster.set_defaults(func=run_redis_cluster)
 
 
 def cli_client():
@@ -116,4 +126,32 @@ def run_load_recs(args: argparse.Namespace) -> int:
         f"{args.name} {args.file}: {result.count} {result.kind} {what}, "
         f"version {result.version} in {result.seconds:.2f} s"
     )
+    return 0
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` as ``(host, port)``.
+
+    Raises:
+        ConfigError: it is not HOST:PORT with a port in 1..65535.
+    """
+    from botify.errors import ConfigError
+
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{text!r}: give a node as HOST:PORT (port 1..65535)")
+    return host, int(port)
+
+
+def run_redis_cluster(args: argparse.Namespace) -> int:
+    """Handler of ``botify redis-cluster HOST:PORT...``."""
+    import os
+
+    from botify.store.redis_cluster import form_cluster
+
+    addresses = [parse_address(node) for node in args.nodes]
+    form_cluster(addresses, os.environ.get("REDIS_PASSWORD") or None)
+    host, port = addresses[0]
+    print(f"Redis Cluster of {len(addresses)} masters is ok; "
+          f"REDIS_URL=redis://{host}:{port}/0?cluster=1")
     return 0

@@ -10,22 +10,108 @@ how :func:`botify.store.connect` is told to use a cluster client.
 
 from __future__ import annotations
 
+import socket
 import time
 
 from botify.errors import ConfigError, StoreUnavailable
 from botify.store.redis_server import (
-    CLUSTER_BUS_OFFSET,
     EmbeddedRedis,
     advertise,
     advertised_url,
     discovery_file,
-    free_cluster_port,
+    free_cluster_ports,
     new_password,
 )
 
 SLOTS = 16384
 # How long the nodes may take to agree that every slot is served.
 READY_SECONDS = 20
+
+
+def _node(host: str, port: int, password: str | None):
+    import redis
+
+    return redis.Redis(host=host, port=port, password=password, socket_timeout=5,
+                       socket_connect_timeout=2)
+
+
+def form_cluster(addresses: list[tuple[str, int]], password: str | None = None,
+                 seconds: float = READY_SECONDS) -> None:
+    """Make the empty, cluster-enabled Redis servers at ``addresses`` one cluster of masters: the
+    slots split evenly (:func:`slot_ranges`), every node introduced to the first by its IP
+    address (``CLUSTER MEET`` takes no host names), then wait until every node says ``ok``.
+
+    Raises:
+        StoreUnavailable: a node does not answer, is not empty or not in cluster mode, or the
+            cluster was not ready within ``seconds``.
+    """
+    import redis
+
+    clients = [_node(host, port, password) for host, port in addresses]
+    try:
+        for (host, port), client, slots in zip(addresses, clients, slot_ranges(len(addresses)),
+                                               strict=True):
+            where = f"{host}:{port}"
+            try:
+                if not client.info("cluster").get("cluster_enabled"):
+                    raise StoreUnavailable(f"{where} is not in cluster mode "
+                                           "(start it with cluster-enabled yes)")
+                if client.dbsize() or _info(client).get("cluster_slots_assigned") != "0":
+                    raise StoreUnavailable(f"{where} already holds keys or slots: give empty "
+                                           "nodes")
+                client.execute_command("CLUSTER", "ADDSLOTS", *slots)
+                if client is not clients[0]:
+                    clients[0].execute_command("CLUSTER", "MEET", socket.gethostbyname(host),
+                                               port)
+            except (redis.RedisError, OSError) as exc:
+                raise StoreUnavailable(f"{where}: {exc}") from None
+    finally:
+        for client in clients:
+            client.close()
+    wait_ready(addresses, password, seconds)
+
+
+def _info(client) -> dict[str, str]:
+    """``CLUSTER INFO`` as a dict."""
+    info = client.execute_command("CLUSTER", "INFO")
+    if isinstance(info, bytes):
+        info = info.decode()
+    return dict(line.split(":", 1) for line in info.split() if ":" in line)
+
+
+def wait_ready(addresses: list[tuple[str, int]], password: str | None = None,
+               seconds: float = READY_SECONDS) -> None:
+    """Wait until every node knows every other, and says ``cluster_state:ok`` with every slot
+    served.
+
+    Raises:
+        StoreUnavailable: not within ``seconds``.
+    """
+    import redis
+
+    deadline = time.monotonic() + seconds
+    while True:
+        ready = 0
+        for host, port in addresses:
+            client = _node(host, port, password)
+            try:
+                fields = _info(client)
+            except redis.RedisError:
+                break
+            finally:
+                client.close()
+            if (fields.get("cluster_state") != "ok"
+                    or fields.get("cluster_known_nodes") != str(len(addresses))
+                    or fields.get("cluster_slots_ok") != str(SLOTS)):
+                break
+            ready += 1
+        if ready == len(addresses):
+            return
+        if time.monotonic() > deadline:
+            nodes = ", ".join(f"{host}:{port}" for host, port in addresses)
+            raise StoreUnavailable(f"the Redis Cluster of {nodes} was not ready within "
+                                   f"{seconds:g} s")
+        time.sleep(0.05)
 
 
 def slot_ranges(masters: int) -> list[range]:
@@ -51,23 +137,12 @@ class EmbeddedCluster:
             raise ConfigError(f"a Redis Cluster needs at least one master, got {masters}")
         self.advertise = advertise
         self.password = new_password()
-        self.nodes: list[EmbeddedRedis] = []
-        for _ in range(masters):
-            port = free_cluster_port()
-            while any(abs(node.port - port) in (0, CLUSTER_BUS_OFFSET) for node in self.nodes):
-                port = free_cluster_port()
-            self.nodes.append(EmbeddedRedis(port, password=self.password, cluster=True))
+        self.nodes = [EmbeddedRedis(port, password=self.password, cluster=True)
+                      for port in free_cluster_ports(masters)]
         self.url = f"{self.nodes[0].url}?cluster=1"
 
-    def _node_client(self, node: EmbeddedRedis):
-        import redis
-
-        return redis.Redis(host="127.0.0.1", port=node.port, password=self.password,
-                           socket_timeout=5)
-
     def start(self) -> EmbeddedCluster:
-        """Start the nodes, give each its slots, introduce them, and wait until every node says
-        the cluster is ``ok``.
+        """Start the nodes and form the cluster (:func:`form_cluster`).
 
         Raises:
             StoreUnavailable: a node did not start, or the cluster was not ready in time.
@@ -75,12 +150,7 @@ class EmbeddedCluster:
         try:
             for node in self.nodes:
                 node.start()
-            first = self._node_client(self.nodes[0])
-            for node, slots in zip(self.nodes, slot_ranges(len(self.nodes)), strict=True):
-                self._node_client(node).execute_command("CLUSTER", "ADDSLOTS", *slots)
-                if node is not self.nodes[0]:
-                    first.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
-            self.wait_ready()
+            form_cluster(self.addresses, self.password)
             if self.advertise:
                 advertise(self.url)
         except BaseException:
@@ -88,33 +158,10 @@ class EmbeddedCluster:
             raise
         return self
 
-    def wait_ready(self, seconds: float = READY_SECONDS) -> None:
-        """Wait until every node knows every other and says ``cluster_state:ok``.
-
-        Raises:
-            StoreUnavailable: not within ``seconds``.
-        """
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if all(self._node_ready(node) for node in self.nodes):
-                return
-            time.sleep(0.05)
-        raise StoreUnavailable(f"the Redis Cluster on ports {self.ports} was not ready within "
-                               f"{seconds:g} s")
-
-    def _node_ready(self, node: EmbeddedRedis) -> bool:
-        import redis
-
-        try:
-            info = self._node_client(node).execute_command("CLUSTER", "INFO")
-        except redis.RedisError:
-            return False
-        if isinstance(info, bytes):
-            info = info.decode()
-        fields = dict(line.split(":", 1) for line in info.split() if ":" in line)
-        return (fields.get("cluster_state") == "ok"
-                and fields.get("cluster_known_nodes") == str(len(self.nodes))
-                and fields.get("cluster_slots_ok") == str(SLOTS))
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """The nodes' ``(host, port)``."""
+        return [("127.0.0.1", node.port) for node in self.nodes]
 
     @property
     def ports(self) -> list[int]:
@@ -136,7 +183,7 @@ class EmbeddedCluster:
         """Start node ``index`` again after :meth:`kill`, with its data and slots, and wait until
         the cluster is ``ok`` again."""
         self.nodes[index].start()
-        self.wait_ready()
+        wait_ready(self.addresses, self.password)
 
     def stop(self) -> None:
         """Stop every node and remove their directories and, if advertised, the discovery file."""

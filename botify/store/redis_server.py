@@ -70,19 +70,24 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def free_cluster_port(rng: random.Random | None = None) -> int:
-    """A port that is free on 127.0.0.1 together with the port 10000 above it, which a cluster
-    node listens on for the other nodes (its cluster bus).
+def free_cluster_ports(count: int, rng: random.Random | None = None) -> list[int]:
+    """``count`` ports for cluster nodes on 127.0.0.1: each free together with the port 10000
+    above it, which a node listens on for the other nodes (its cluster bus), and none the bus of
+    another.
 
     Raises:
-        StoreUnavailable: no such pair was found in 200 tries.
+        StoreUnavailable: not found in 200 tries each.
     """
     rng = rng or random.Random()
-    for _ in range(200):
+    ports: list[int] = []
+    for _ in range(200 * count):
         port = rng.randrange(20000, 55000)
-        if _port_is_free(port) and _port_is_free(port + CLUSTER_BUS_OFFSET):
-            return port
-    raise StoreUnavailable("no free pair of ports for a cluster node on 127.0.0.1")
+        taken = any(abs(other - port) in (0, CLUSTER_BUS_OFFSET) for other in ports)
+        if not taken and _port_is_free(port) and _port_is_free(port + CLUSTER_BUS_OFFSET):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise StoreUnavailable("no free pairs of ports for cluster nodes on 127.0.0.1")
 
 
 # A cluster node listens for the other nodes on its port plus this.

@@ -17,8 +17,13 @@ import requests
 from botify.events import FALLBACK, MESSAGE, TRACK, USER, iter_events
 from botify.store import connect
 from botify.store.catalog import CURRENT_KEY
-from botify.store.connection import is_cluster, key_count, split_cluster_flag
+from botify.store.connection import is_cluster, key_count, open_client, split_cluster_flag
 from botify.store.redis_cluster import EmbeddedCluster, slot_ranges
+from botify.store.redis_server import (
+    EmbeddedRedis,
+    free_cluster_ports,
+    new_password,
+)
 from botify.store.sessions import session_key
 from tests.botify.recommenders.test_contract import (  # noqa: F401 (run here on the cluster)
     test_every_built_in_fulfils_the_contract,
@@ -145,3 +150,38 @@ def test_a_master_lost_and_back(lost, tracks_file, tmp_path):
             # Their keys are on the lost node: fallback. (So is anyone whose batch reads an
             # artifact or a track's likes kept there: a batch fails as a whole.)
             assert cut_off <= {e[USER] for e in outage if e[FALLBACK]}
+
+
+def test_botify_redis_cluster_forms_a_cluster_of_servers(monkeypatch, capsys):
+    """Three empty cluster-enabled servers (named by IP or host name) become one cluster."""
+    from botify.cli import main
+
+    password = new_password()
+    nodes = [EmbeddedRedis(port, password=password, cluster=True)
+             for port in free_cluster_ports(3)]
+    plain = EmbeddedRedis(password=password)
+    try:
+        for node in (*nodes, plain):
+            node.start()
+        monkeypatch.setenv("REDIS_PASSWORD", password)
+        assert main(["redis-cluster", "127.0.0.1:not-a-port"]) == 2
+        assert "'127.0.0.1:not-a-port': give a node as HOST:PORT" in capsys.readouterr().err
+        assert main(["redis-cluster", f"127.0.0.1:{plain.port}"]) != 0
+        assert f"127.0.0.1:{plain.port} is not in cluster mode" in capsys.readouterr().err
+
+        names = [f"127.0.0.1:{nodes[0].port}", f"localhost:{nodes[1].port}",
+                 f"127.0.0.1:{nodes[2].port}"]
+        assert main(["redis-cluster", *names]) == 0
+        url = f"redis://:{password}@127.0.0.1:{nodes[0].port}/0?cluster=1"
+        assert f"REDIS_URL=redis://127.0.0.1:{nodes[0].port}/0?cluster=1" in capsys.readouterr().out
+        client = open_client(url)
+        for user in range(30):
+            client.set(session_key(user, "state"), user)
+        assert key_count(client) == 30
+        assert len(client.cluster_nodes()) == 3
+        client.close()
+        assert main(["redis-cluster", *names]) != 0  # formed already: refused, not re-split
+        assert "already holds keys or slots" in capsys.readouterr().err
+    finally:
+        for node in (*nodes, plain):
+            node.stop()
