@@ -150,8 +150,9 @@ def run_redis_cluster(args: argparse.Namespace) -> int:
     from botify.store.redis_cluster import form_cluster
 
     addresses = [parse_address(node) for node in args.nodes]
-    form_cluster(addresses, os.environ.get("REDIS_PASSWORD") or None)
+    formed = form_cluster(addresses, os.environ.get("REDIS_PASSWORD") or None)
     host, port = addresses[0]
-    print(f"Redis Cluster of {len(addresses)} masters is ok; "
+    state = "formed" if formed else "was formed already"
+    print(f"Redis Cluster of {len(addresses)} masters {state}, ok; "
           f"REDIS_URL=redis://{host}:{port}/0?cluster=1")
     return 0

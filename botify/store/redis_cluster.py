@@ -36,17 +36,23 @@ def _node(host: str, port: int, password: str | None):
 
 
 def form_cluster(addresses: list[tuple[str, int]], password: str | None = None,
-                 seconds: float = READY_SECONDS) -> None:
+                 seconds: float = READY_SECONDS) -> bool:
     """Make the empty, cluster-enabled Redis servers at ``addresses`` one cluster of masters: the
     slots split evenly (:func:`slot_ranges`), every node introduced to the first by its IP
     address (``CLUSTER MEET`` takes no host names), then wait until every node says ``ok``.
 
+    Returns:
+        True when it formed the cluster; False when these nodes were one cluster already.
+
     Raises:
-        StoreUnavailable: a node does not answer, is not empty or not in cluster mode, or the
-            cluster was not ready within ``seconds``.
+        StoreUnavailable: a node does not answer or is not in cluster mode, a node already holds
+            keys or slots (and the nodes are not one cluster), or the cluster was not ready
+            within ``seconds``.
     """
     import redis
 
+    if _ready(addresses, password):
+        return False
     clients = [_node(host, port, password) for host, port in addresses]
     try:
         for (host, port), client, slots in zip(addresses, clients, slot_ranges(len(addresses)),
@@ -57,8 +63,8 @@ def form_cluster(addresses: list[tuple[str, int]], password: str | None = None,
                     raise StoreUnavailable(f"{where} is not in cluster mode "
                                            "(start it with cluster-enabled yes)")
                 if client.dbsize() or _info(client).get("cluster_slots_assigned") != "0":
-                    raise StoreUnavailable(f"{where} already holds keys or slots: give empty "
-                                           "nodes")
+                    raise StoreUnavailable(f"{where} already holds keys or slots, and is not "
+                                           "in a cluster of these nodes: give empty nodes")
                 client.execute_command("CLUSTER", "ADDSLOTS", *slots)
                 if client is not clients[0]:
                     clients[0].execute_command("CLUSTER", "MEET", socket.gethostbyname(host),
@@ -69,6 +75,7 @@ def form_cluster(addresses: list[tuple[str, int]], password: str | None = None,
         for client in clients:
             client.close()
     wait_ready(addresses, password, seconds)
+    return True
 
 
 def _info(client) -> dict[str, str]:
@@ -79,34 +86,34 @@ def _info(client) -> dict[str, str]:
     return dict(line.split(":", 1) for line in info.split() if ":" in line)
 
 
+def _ready(addresses: list[tuple[str, int]], password: str | None) -> bool:
+    """Whether every node knows every other and says ``cluster_state:ok``, every slot served."""
+    import redis
+
+    for host, port in addresses:
+        client = _node(host, port, password)
+        try:
+            fields = _info(client)
+        except (redis.RedisError, OSError):
+            return False
+        finally:
+            client.close()
+        if (fields.get("cluster_state") != "ok"
+                or fields.get("cluster_known_nodes") != str(len(addresses))
+                or fields.get("cluster_slots_ok") != str(SLOTS)):
+            return False
+    return True
+
+
 def wait_ready(addresses: list[tuple[str, int]], password: str | None = None,
                seconds: float = READY_SECONDS) -> None:
-    """Wait until every node knows every other, and says ``cluster_state:ok`` with every slot
-    served.
+    """Wait until the nodes are one cluster, ``ok`` on every node.
 
     Raises:
         StoreUnavailable: not within ``seconds``.
     """
-    import redis
-
     deadline = time.monotonic() + seconds
-    while True:
-        ready = 0
-        for host, port in addresses:
-            client = _node(host, port, password)
-            try:
-                fields = _info(client)
-            except redis.RedisError:
-                break
-            finally:
-                client.close()
-            if (fields.get("cluster_state") != "ok"
-                    or fields.get("cluster_known_nodes") != str(len(addresses))
-                    or fields.get("cluster_slots_ok") != str(SLOTS)):
-                break
-            ready += 1
-        if ready == len(addresses):
-            return
+    while not _ready(addresses, password):
         if time.monotonic() > deadline:
             nodes = ", ".join(f"{host}:{port}" for host, port in addresses)
             raise StoreUnavailable(f"the Redis Cluster of {nodes} was not ready within "

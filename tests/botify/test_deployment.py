@@ -19,7 +19,8 @@ import yaml
 from botify.events import iter_events
 from botify.service import gunicorn_conf
 from botify.store.catalog import synthetic_records, write_records
-from botify.store.redis_server import free_port
+from botify.store.connection import open_client
+from botify.store.redis_server import free_cluster_ports, free_port, redis_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,12 +48,63 @@ def test_compose_services_ports_and_build(compose):
     assert recommender["build"] == "."
     # Scalable with --scale: no fixed container name, no host port.
     assert "container_name" not in recommender and "ports" not in recommender
-    assert recommender["environment"]["BOTIFY_REDIS_URL"] == "redis://redis:6379/0"
+    # The single redis unless BOTIFY_REDIS_URL says otherwise (the cluster profile).
+    assert recommender["environment"]["BOTIFY_REDIS_URL"] == (
+        "${BOTIFY_REDIS_URL:-redis://redis:6379/0}")
     assert "5001" in [str(p) for p in recommender["expose"]]
     assert services["nginx"]["ports"] == ["5001:5001"]
     assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
     assert services["recommender"]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["redis"]["image"].startswith("redis:")
+
+
+def test_compose_cluster_profile_forms_a_cluster_the_replicas_wait_for(compose, tmp_path):
+    """The profile's nodes, run here with the project's redis-server and the node command line
+    of the compose file, become a cluster by the init service's command (its host names pointed
+    at the local nodes), and the URL the file's header gives reaches it."""
+    services = compose["services"]
+    nodes = [name for name, s in services.items() if name.startswith("redis-node-")]
+    assert nodes == ["redis-node-1", "redis-node-2", "redis-node-3"]
+    init = services["redis-cluster"]
+    for name in (*nodes, "redis-cluster"):
+        assert services[name]["profiles"] == ["cluster"]
+    assert init["depends_on"] == {n: {"condition": "service_healthy"} for n in nodes}
+    assert services["recommender"]["depends_on"]["redis-cluster"] == {
+        "condition": "service_completed_successfully", "required": False}
+    assert init["entrypoint"][:2] == ["botify", "redis-cluster"]
+    assert init["entrypoint"][2:] == [f"{n}:6379" for n in nodes]
+    header = (ROOT / "docker-compose.yml").read_text().split("services:")[0]
+    url = re.search(r"BOTIFY_REDIS_URL='(redis://redis-node-1:6379/0\?cluster=1)'", header)
+    assert url and "--profile cluster up" in header
+    assert len({str(services[n]["volumes"]) for n in nodes}) == 3  # a volume each
+
+    command = services["redis-node-1"]["command"]
+    assert command[0] == "redis-server"
+    ports = free_cluster_ports(3)
+    processes = [subprocess.Popen(
+        [redis_server_binary(), *command[1:], "--port", str(port), "--bind", "127.0.0.1",
+         "--dir", str(tmp_path), "--cluster-config-file", f"nodes-{port}.conf",
+         "--appendfilename", f"aof-{port}.aof", "--save", "", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for port in ports]
+    try:
+        argv = [init["entrypoint"][1], *(f"127.0.0.1:{port}" for port in ports)]
+        deadline = time.monotonic() + 10
+        while True:
+            done = subprocess.run([str(Path(sys.executable).parent / "botify"), *argv],
+                                  capture_output=True, text=True, timeout=60)
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # the nodes still starting
+        assert done.returncode == 0, done.stderr
+        assert "Redis Cluster of 3 masters formed, ok" in done.stdout
+        client = open_client(url.group(1).replace("redis-node-1:6379", f"127.0.0.1:{ports[0]}"))
+        client.set("{1}:x", 1)
+        assert len(client.cluster_nodes()) == 3 and client.get("{1}:x") == b"1"
+        client.close()
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
 
 
 def test_nginx_balances_the_replicas():
