@@ -10,7 +10,9 @@ p50/p90/p99/max latency at each concurrency over keep-alive connections, and the
 processes and Redis spent per request. Then, for the ``ALL`` config: RSS and USS of the master and
 each worker, Redis memory per key family, the event log's mean ``latency`` per recommender, and the
 time from start to the first 200 on ``POST /next`` (the catalog already loaded once).
-``--per-recommender`` also serves each recommender alone at concurrency 8. ``--workload small``
+``--per-recommender`` also serves each recommender alone at concurrency 8;
+``--redis-cluster N`` also serves ``ALL`` from a private Redis Cluster of N masters (its CPU
+summed over the nodes). ``--workload small``
 is the former default (the two-recommender default config, a 10,000-track synthetic catalog).
 
 The course's service, measured on this machine: 2,880 requests/s at concurrency 8 (gunicorn, 2
@@ -19,7 +21,7 @@ default single-process start.
 
     apt-get install -y wrk        # the load generator (Debian package)
     .venv/bin/python bench/bench_service.py [--duration 5] [--workers 2] [--per-recommender]
-        [--workload small [--baseline]]
+        [--redis-cluster 3] [--workload small [--baseline]]
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import requests
 from botify.events import iter_events
 from botify.store import EmbeddedRedis, connect
 from botify.store.catalog import load_records, synthetic_records
+from botify.store.redis_cluster import EmbeddedCluster
 from botify.store.redis_server import free_port
 
 COURSE_RPS_AT_8 = 2880
@@ -168,11 +171,11 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def measure(wrk: str, url: str, script: Path, connections: int, duration: float,
-            service_pid: int, redis_pid: int) -> dict:
-    """One wrk run, with the CPU the service and Redis spent per request."""
-    before = cpu_seconds([service_pid]), cpu_seconds([redis_pid])
+            service_pid: int, redis_pids: list[int]) -> dict:
+    """One wrk run, with the CPU the service and Redis (all its nodes) spent per request."""
+    before = cpu_seconds([service_pid]), cpu_seconds(redis_pids)
     result = run_wrk(wrk, url, script, connections, duration)
-    after = cpu_seconds([service_pid]), cpu_seconds([redis_pid])
+    after = cpu_seconds([service_pid]), cpu_seconds(redis_pids)
     n = max(result["requests"], 1)
     result["service_cpu_us"] = (after[0] - before[0]) / n * 1e6
     result["redis_cpu_us"] = (after[1] - before[1]) / n * 1e6
@@ -195,6 +198,8 @@ def main() -> int:
     parser.add_argument("--workload", choices=("real", "small"), default="real")
     parser.add_argument("--per-recommender", action="store_true",
                         help="also serve each recommender of ALL alone (real workload)")
+    parser.add_argument("--redis-cluster", type=int, default=0, metavar="MASTERS",
+                        help="also serve ALL from a private Redis Cluster (real workload)")
     parser.add_argument("--duration", type=int, default=5, help="seconds per concurrency level")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tracks", type=int, default=10_000)
@@ -217,9 +222,9 @@ def main() -> int:
         try:
             wait_up(url, process)
             run_wrk(wrk, url, script, 8, 1.0)  # warm-up
-            redis_pid = redis._process.pid
+            redis_pids = [redis._process.pid]
             results = {
-                c: measure(wrk, url, script, c, args.duration, process.pid, redis_pid)
+                c: measure(wrk, url, script, c, args.duration, process.pid, redis_pids)
                 for c in args.concurrency
             }
         finally:
@@ -382,15 +387,15 @@ def real_workload(args: argparse.Namespace, wrk: str) -> int:
         workdir = Path(tmp)
         script = workdir / "next.lua"
         script.write_text(LUA % {"tracks": TRACKS, "users": USERS})
-        redis_pid = redis._process.pid
+        redis_pids = [redis._process.pid]
         client = connect(redis.url)
 
-        def run(name, process, url):
+        def run(name, process, url, redis_pids=redis_pids):
             try:
                 wait_up(url, process)
                 run_wrk(wrk, url, script, 8, 1.0)  # warm-up
                 results[name] = {c: measure(wrk, url, script, c, args.duration, process.pid,
-                                            redis_pid) for c in args.concurrency}
+                                            redis_pids) for c in args.concurrency}
                 return memory(process.pid)
             finally:
                 stop(process)
@@ -415,12 +420,17 @@ def real_workload(args: argparse.Namespace, wrk: str) -> int:
                     wait_up(url, process)
                     run_wrk(wrk, url, script, 8, 1.0)
                     per_recommender[arm] = measure(wrk, url, script, 8, args.duration,
-                                                   process.pid, redis_pid)
+                                                   process.pid, redis_pids)
                 finally:
                     stop(process)
         families = redis_families(client)
         used = client.info("memory")["used_memory"]
         latency = mean_latency_ms(workdir / "log" / configs["ALL"].stem)
+        if args.redis_cluster:
+            with EmbeddedCluster(args.redis_cluster) as cluster:
+                run(f"ALL on a Redis Cluster of {args.redis_cluster} masters",
+                    *serve_config(workdir, cluster.url, configs["ALL"], args.workers),
+                    redis_pids=[node._process.pid for node in cluster.nodes])
     floor = results["floor: bare Flask, same gunicorn"]
     for name, by_c in results.items():
         report(name, by_c)

@@ -66,6 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     cluster.add_argument("nodes", nargs="+", metavar="HOST:PORT", help="the servers, as masters")
     cluster.set_defaults(func=run_redis_cluster)
+    url = subparsers.add_parser(
+        "redis-url",
+        help="print the URL of the Redis a running `botify serve` started",
+        description="Print the URL (with its password) of the redis-server or Redis Cluster that a "
+        "running `botify serve` started, for another instance to share: "
+        "REDIS_URL=$(botify redis-url) botify serve --port 5002.",
+    )
+    url.set_defaults(func=run_redis_url)
 
 
 def cli_client():
@@ -155,4 +163,16 @@ def run_redis_cluster(args: argparse.Namespace) -> int:
     state = "formed" if formed else "was formed already"
     print(f"Redis Cluster of {len(addresses)} masters {state}, ok; "
           f"REDIS_URL=redis://{host}:{port}/0?cluster=1")
+    return 0
+
+
+def run_redis_url(args: argparse.Namespace) -> int:
+    """Handler of ``botify redis-url``."""
+    from botify.errors import StoreUnavailable
+    from botify.store.redis_server import advertised_url
+
+    url = advertised_url()
+    if url is None:
+        raise StoreUnavailable("no running `botify serve` of this user started a Redis")
+    print(url)
     return 0

@@ -91,12 +91,20 @@ def test_own_redis_started_shared_and_stopped(options, what, tracks_file, tmp_pa
         )
         assert loaded.returncode == 0, loaded.stderr
         assert f"{N_TRACKS} tracks" in loaded.stdout
+        # ... and `botify redis-url` gives its URL to a second instance.
+        printed = subprocess.run(botify_command("redis-url"), env={**server.env},
+                                 capture_output=True, text=True, timeout=60)
+        assert (printed.returncode, printed.stdout) == (0, redis_url + "\n"), printed.stderr
         response = requests.post(f"{server.url}/next/1", json={"track": 5, "time": 1.0}, timeout=5)
         assert response.status_code == 200
         port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
         assert redis_url.endswith("?cluster=1") == bool(options)
     assert f"started its own {what}" in server.output
     assert f"stopped its {what}" in server.output
+    printed = subprocess.run(botify_command("redis-url"), env={**server.env},
+                             capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 2
+    assert "no running `botify serve` of this user started a Redis" in printed.stderr
     assert not list(runtime.glob("botify-*/redis.json"))
     with pytest.raises(OSError):
         import socket
