@@ -44,11 +44,11 @@ def run_command(args: argparse.Namespace) -> int:
     """Handler of ``botify experiment``."""
     from botify.experiment.plan import load_plan
     from botify.experiment.run import RunOptions, run_plan
+    from botify.store.redis_cluster import check_masters
 
     if args.processes < 1:
         raise ConfigError(f"--processes must be at least 1, got {args.processes}")
-    if args.redis_cluster < 0:
-        raise ConfigError(f"--redis-cluster must be at least 1, got {args.redis_cluster}")
+    check_masters(args.redis_cluster)
     if args.seed is not None and args.seed < 0:
         raise ConfigError(f"--seed must be at least 0, got {args.seed}")
     plan = load_plan(args.plan)

@@ -37,10 +37,9 @@ def run_serve(args: argparse.Namespace) -> int:
         from botify.errors import ConfigError
 
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    if args.redis_cluster < 0:
-        from botify.errors import ConfigError
+    from botify.store.redis_cluster import check_masters
 
-        raise ConfigError(f"--redis-cluster must be at least 1, got {args.redis_cluster}")
+    check_masters(args.redis_cluster)
     _check_port_free(args.host, args.port)
     return serve(args.host, args.port, args.workers, redis_cluster=args.redis_cluster)
 

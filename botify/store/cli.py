@@ -1,7 +1,8 @@
-"""``botify load ...``: put data into the Redis the service reads.
+"""``botify load ...``: put data into the Redis the service reads; ``botify redis-cluster``, which
+forms a Redis Cluster of empty servers; ``botify redis-url``, the URL of a running serve's Redis.
 
-The ``load`` group is shared: this module adds ``load catalog FILE``; other modules add their own
-subcommands (``load recs NAME FILE``) through :func:`load_subparsers`.
+The ``load`` group is shared: this module adds ``load catalog FILE`` and ``load recs NAME FILE``;
+other modules may add their own subcommands through :func:`load_subparsers`.
 """
 
 from __future__ import annotations

@@ -206,15 +206,19 @@ class EmbeddedCluster:
         self.stop()
 
 
+def check_masters(masters: int) -> None:
+    """Raises ConfigError unless ``masters`` (``--redis-cluster``) is 0 (none) or more."""
+    if masters < 0:
+        raise ConfigError(f"--redis-cluster takes a number of masters (1 or more), got {masters}")
+
+
 def embedded_store(cluster_masters: int = 0, advertise: bool = False):
-    """A private Redis to start: one ``redis-server``, or a cluster of ``cluster_masters`` masters.
+    """A private Redis to start: one ``redis-server`` (0), or a cluster of ``cluster_masters``
+    masters.
 
     Raises:
         ConfigError: ``cluster_masters`` is negative.
     """
-    if cluster_masters < 0:
-        raise ConfigError(f"--redis-cluster takes a number of masters (1 or more), got "
-                          f"{cluster_masters}")
     if cluster_masters:
         return EmbeddedCluster(cluster_masters, advertise=advertise)
     return EmbeddedRedis(advertise=advertise)
