@@ -1,7 +1,7 @@
 """The tracks catalog in Redis: versioned loads, and a per-process cache for the request path.
 
 Layout (every value JSON; the braces put all the keys in one Redis Cluster slot, so the pointer
-and a version are read from one node in one round trip)::
+and its versions live on one node)::
 
     botify:{catalog}:current     -> the version being served, e.g. "3"
     botify:{catalog}:seq         -> the last version number handed out (see versions.py)

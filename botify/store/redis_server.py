@@ -61,6 +61,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# A cluster node listens for the other nodes on its port plus this.
+CLUSTER_BUS_OFFSET = 10000
+# How long a cluster node may not answer before the others mark it failed.
+CLUSTER_NODE_TIMEOUT_MS = 2000
+
+
 def _port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -70,7 +76,7 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def free_cluster_ports(count: int, rng: random.Random | None = None) -> list[int]:
+def free_cluster_ports(count: int) -> list[int]:
     """``count`` ports for cluster nodes on 127.0.0.1: each free together with the port 10000
     above it, which a node listens on for the other nodes (its cluster bus), and none the bus of
     another.
@@ -78,7 +84,7 @@ def free_cluster_ports(count: int, rng: random.Random | None = None) -> list[int
     Raises:
         StoreUnavailable: not found in 200 tries each.
     """
-    rng = rng or random.Random()
+    rng = random.Random()
     ports: list[int] = []
     for _ in range(200 * count):
         port = rng.randrange(20000, 55000)
@@ -89,11 +95,6 @@ def free_cluster_ports(count: int, rng: random.Random | None = None) -> list[int
                 return ports
     raise StoreUnavailable("no free pairs of ports for cluster nodes on 127.0.0.1")
 
-
-# A cluster node listens for the other nodes on its port plus this.
-CLUSTER_BUS_OFFSET = 10000
-# How long a cluster node may not answer before the others mark it failed.
-CLUSTER_NODE_TIMEOUT_MS = 2000
 
 # Commands no client of the project uses, with which a client could reconfigure the server, write
 # files where it likes (CONFIG SET dir + SAVE), load code, stop it, or make it a replica.
