@@ -1,4 +1,8 @@
-"""``botify tune favorites-threshold``: the like threshold of Favorites, by ternary search.
+"""``botify tune``: recommender constants, from simulated sessions or from the logs.
+
+``botify tune artist-penalty`` fits Adaptive's artist penalty on event logs
+(:mod:`botify.training.fatigue`). ``botify tune favorites-threshold`` finds the like threshold of
+Favorites by ternary search.
 
 Each probe plays the same planned sessions of the simulator (common random numbers: the same users,
 tastes, first tracks and budget draws, and the recommender's generator seeded the same) against an
@@ -10,6 +14,7 @@ does not steer the search. Mean session time is assumed unimodal in the threshol
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -81,23 +86,30 @@ def ternary_search(
     return chosen, probes
 
 
-class FavoritesObjective:
-    """Mean session time of Favorites with a given threshold, on planned simulator sessions.
+class RecommenderObjective:
+    """Mean session time of one recommender type on planned simulator sessions, as a function of
+    one of its parameters.
 
     Args:
         world: the simulator's world (its tracks are loaded as the catalog).
-        redis_url: a private Redis (it is flushed of likes and sessions before every probe).
-        params: the Favorites config entry (its ``threshold`` is replaced by the probed one).
+        redis_url: a private Redis (emptied of everything but the catalog and the artifacts before
+            every probe, so no session state or learned likes carry over).
+        type_name: the recommender's type.
+        params: its config entry (``type`` is dropped, and ``fallback`` is none: no other
+            recommender is built, a random track stands in).
+        knob: the parameter that a probe replaces.
         episodes: sessions per probe.
         seed: seed of the planned sessions and of the recommender's generator.
-        artifacts: NAME -> file, loaded when they exist (Favorites' fallbacks use them).
+        artifacts: NAME -> file, loaded when they exist.
     """
 
     def __init__(
         self,
         world: Any,
         redis_url: str,
+        type_name: str,
         params: Mapping[str, Any],
+        knob: str,
         episodes: int,
         seed: int,
         artifacts: Mapping[str, str] | None = None,
@@ -113,37 +125,46 @@ class FavoritesObjective:
         load_configured_artifacts(self.redis, artifacts or {})
         self.catalog = RedisCatalog(self.redis)
         self.catalog.sync()
+        self.type_name = type_name
         self.params = {k: v for k, v in params.items() if k not in ("type", "fallback")}
+        self.knob = knob
         self.seed = seed
         self.starts = plan_sessions(world, episodes, seed=seed)
 
-    def __call__(self, threshold: float) -> Probe:
-        """Play the planned sessions with ``threshold``; the mean session time."""
-        from botify.params import parse
+    def _forget(self) -> None:
+        """Delete every key but the catalog's and the artifacts'."""
+        from botify.store.artifacts import PREFIX as ARTIFACTS
+        from botify.store.catalog import PREFIX as CATALOG
+
+        keys = [key for key in self.redis.scan_iter(count=1000)
+                if not key.decode().startswith((CATALOG, ARTIFACTS))]
+        for start in range(0, len(keys), 1000):
+            self.redis.unlink(*keys[start : start + 1000])
+
+    def __call__(self, x: float) -> Probe:
+        """Play the planned sessions with the knob set to ``x``; the mean session time."""
+        from botify.params import declared, parse
         from botify.recommenders.base import RecommenderContext
-        from botify.recommenders.favorites import PREFIX as LIKES
-        from botify.recommenders.favorites import Favorites
-        from botify.store.sessions import PREFIX as SESSIONS
+        from botify.registry import RECOMMENDER_TYPES
         from botify.store.sessions import end_session
         from sim.agents.recommender import RecommenderAgent
         from sim.rollout import run_episodes
 
-        for pattern in (f"{LIKES}:*", f"{SESSIONS}:*"):
-            keys = list(self.redis.scan_iter(match=pattern, count=1000))
-            for start in range(0, len(keys), 1000):
-                self.redis.unlink(*keys[start : start + 1000])
+        self._forget()
         config = {"SESSION_TTL": 3600, "RECOMMENDERS": {}}
         context = RecommenderContext(
             self.redis, self.catalog, config, np.random.default_rng(self.seed)
         )
-        params = parse(Favorites.Params, {**self.params, "threshold": threshold}, "favorites")
-        favorites = Favorites(context, params)
+        cls = RECOMMENDER_TYPES.get(self.type_name, "the tuned recommender")
+        fields = {**self.params, self.knob: x}
+        if any(f.name == "fallback" for f in dataclasses.fields(declared(cls))):
+            fields["fallback"] = None  # a random track: no other recommender is built here
+        recommender = cls(context, parse(declared(cls), fields, self.type_name))
         agent = RecommenderAgent(
-            self.world, favorites, on_last=lambda user, track, time: end_session(self.redis, user)
+            self.world, recommender, on_last=lambda user, track, time: end_session(self.redis, user)
         )
-        results = run_episodes(self.world, agent, self.starts)
-        summary = results.summary()
-        return Probe(threshold, summary["reward_mean"], summary["reward_sem"])
+        summary = run_episodes(self.world, agent, self.starts).summary()
+        return Probe(x, summary["reward_mean"], summary["reward_sem"])
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -171,6 +192,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the favorites entry of RECOMMENDERS whose other parameters are used (favorites)",
     )
     threshold.set_defaults(func=run_tune_threshold)
+    fatigue = what.add_parser(
+        "artist-penalty",
+        help="the artist penalty of adaptive, fitted on event logs",
+        description="Fit how listen time falls with each further track of one artist in a "
+        "session (the artist_penalty of the adaptive recommender) on event logs.",
+    )
+    fatigue.add_argument("--logs", nargs="+", required=True, metavar="PATH",
+                         help="event log files or directories")
+    fatigue.add_argument("--catalog", required=True, metavar="FILE",
+                         help="tracks JSONL (the tracks' artists)")
+    fatigue.add_argument("--recommender", default="adaptive",
+                         help="the entry of RECOMMENDERS the value is meant for (adaptive)")
+    fatigue.set_defaults(func=run_tune_artist_penalty)
+
+
+def run_tune_artist_penalty(args: argparse.Namespace, out=None) -> int:
+    """Handler of ``botify tune artist-penalty``."""
+    from botify.training.catalog import TrackCatalog
+    from botify.training.dataset import load_events, session_events
+    from botify.training.fatigue import fit_fatigue
+
+    out = out or sys.stdout
+    sessions = session_events(load_events(args.logs))
+    fatigue = fit_fatigue(sessions, TrackCatalog.read(args.catalog))
+    print("earlier tracks of the artist  listens  mean time", file=out)
+    for k, mean, listens in zip(fatigue.counts, fatigue.mean_times, fatigue.listens, strict=True):
+        print(f"{k:29d}  {listens:7d}  {mean:9.4f}", file=out)
+    print(
+        f"artist penalty: {fatigue.penalty:.3f} per further track of one artist; set it as "
+        f'"artist_penalty" of RECOMMENDERS["{args.recommender}"] in config.json or a plan',
+        file=out, flush=True,
+    )
+    return 0
 
 
 def run_tune_threshold(args: argparse.Namespace, out=None) -> int:
@@ -213,8 +267,9 @@ def run_tune_threshold(args: argparse.Namespace, out=None) -> int:
 
     # A private Redis: the likes of the probes must not mix with a served one's.
     with EmbeddedRedis() as server:
-        objective = FavoritesObjective(
-            world, server.url, params, args.episodes, args.seed, artifacts=artifacts
+        objective = RecommenderObjective(
+            world, server.url, "favorites", params, "threshold", args.episodes, args.seed,
+            artifacts=artifacts,
         )
         chosen, probes = ternary_search(objective, 0.0, 1.0, args.iterations, on_probe=show)
     best = next(p for p in probes if p.x == chosen)

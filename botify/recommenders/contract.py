@@ -50,6 +50,7 @@ from botify.registry import RECOMMENDER_TYPES
 from botify.store.artifacts import PER_TRACK, PER_USER, RANKING, load_artifact
 from botify.store.catalog import RedisCatalog, load_records
 from botify.store.connection import key_count, open_client
+from botify.store.embeddings import EMBEDDINGS
 from botify.store.redis_server import EmbeddedRedis, redacted
 
 PASS, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -77,6 +78,14 @@ CATALOG = [
     | ({"genre": f"G{t // 18}"} if t < 54 else {})
     for t in range(N_TRACKS)
 ]
+
+
+def synthetic_embeddings() -> np.ndarray:
+    """The world's item embeddings (the same every time): 8-dimensional float32 rows for the
+    catalog's tracks and the stale ids beyond it, every fifth row zero (no vector)."""
+    vectors = np.random.default_rng(4).normal(size=(max(STALE) + 1, 8)).astype(np.float32)
+    vectors[::5] = 0
+    return vectors
 
 
 def synthetic_artifact(kind: str) -> list[dict[str, Any]]:
@@ -195,6 +204,8 @@ class _Run:
             kind: self._write(workdir / f"{kind}.jsonl", synthetic_artifact(kind))
             for kind in (PER_USER, PER_TRACK, RANKING)
         }
+        self.files[EMBEDDINGS] = workdir / f"{EMBEDDINGS}.npy"
+        np.save(self.files[EMBEDDINGS], synthetic_embeddings())
 
     @staticmethod
     def _write(path: Path, records: Iterable[Mapping[str, Any]]) -> Path:

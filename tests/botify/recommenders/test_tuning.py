@@ -7,7 +7,7 @@ import re
 import pytest
 
 import botify.cli
-from botify.tuning import FavoritesObjective, Probe, ternary_search
+from botify.tuning import Probe, RecommenderObjective, ternary_search
 
 
 @pytest.mark.parametrize("peak", [0.0, 0.3, 0.77, 1.0])
@@ -32,7 +32,9 @@ def world():
 
 
 def test_probes_use_common_random_numbers(world, redis_server, redis_client):
-    objective = FavoritesObjective(world, redis_server.url, {"type": "favorites"}, 60, seed=3)
+    objective = RecommenderObjective(
+        world, redis_server.url, "favorites", {"type": "favorites"}, "threshold", 60, seed=3
+    )
     first = objective(0.5)
     # Another threshold in between must not leak into the repeat (likes are cleared per probe).
     objective(0.1)

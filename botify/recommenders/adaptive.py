@@ -1,0 +1,185 @@
+"""Adaptive: scores candidates against what the session has shown so far, request by request.
+
+Each listen of the session is evidence about its taste: a track heard through says "more like
+this", a skipped one "less like this". The recommender turns the session's recent listens into
+scores for candidate tracks and answers the best one it has not played:
+
+- **Support from lists.** Each recent listen ``(j, y)`` votes for the tracks of ``j``'s per-track
+  list (``lists``, e.g. ``i2i_cooc``) with weight ``y - skip_time`` (negative for a skip, so
+  what skipped tracks point to is pushed away), decayed with the rank ``r`` in the list as
+  ``1 / (1 + r / decay)``. The first ``depth`` tracks of each list vote.
+- **Session query over embeddings.** The same weights sum the listened tracks' unit embeddings
+  (``embeddings``, learned from the logs) into a query; each candidate adds ``embedding_weight``
+  times the cosine of its embedding with the query. When no list has a candidate, the query is
+  scored against the whole catalog (one float32 matrix product).
+- **Artist fatigue.** A positive score is multiplied by ``artist_penalty ** k``, ``k`` the number
+  of tracks by the candidate's artist already played in the session: listen time falls by about
+  that factor with each further track of one artist (``botify tune artist-penalty`` estimates it
+  from the logs).
+- **Exploration.** With ``temperature`` 0 the best candidate is answered; above 0 one of the
+  ``explore_top`` best is drawn by softmax of score / temperature (the process's seeded
+  generator).
+
+Nothing played in the session is answered again; with no candidate at all, the fallback answers.
+Two round trips per request: the session with the embeddings' version, then the lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from botify.params import param
+from botify.recommenders.base import RecommenderContext
+from botify.recommenders.support import SessionRecommender, last_resort
+from botify.store.artifacts import PER_TRACK, Entry
+from botify.store.batch import Batch
+from botify.store.embeddings import EMBEDDINGS, Embeddings, EmbeddingsReader
+
+# Catalog-wide candidates scored by the query alone when the lists give none.
+QUERY_CANDIDATES = 50
+
+
+def list_support(
+    recent: list[tuple[int, float]],
+    entries: list[Entry | None],
+    skip_time: float,
+    decay: float,
+    depth: int,
+) -> dict[int, float]:
+    """Each candidate's summed votes from the lists of the recent listens (see the module)."""
+    scores: dict[int, float] = {}
+    for (_, time), entry in zip(recent, entries, strict=True):
+        if entry is None:
+            continue
+        weight = time - skip_time
+        for rank, track in enumerate(entry.tracks[:depth]):
+            scores[track] = scores.get(track, 0.0) + weight / (1.0 + rank / decay)
+    return scores
+
+
+def session_query(
+    recent: list[tuple[int, float]], embeddings: Embeddings, skip_time: float
+) -> np.ndarray | None:
+    """The unit sum of the listened tracks' unit vectors weighted by ``time - skip_time``, or
+    None when no listened track has a vector (or the weights cancel)."""
+    query = np.zeros(embeddings.dim, dtype=np.float64)
+    for track, time in recent:
+        if embeddings.has(track):
+            query += (time - skip_time) * embeddings.vectors[track] / embeddings.norms[track]
+    norm = float(np.linalg.norm(query))
+    return query / norm if norm > 0 else None
+
+
+def artist_counts(heard: set[int], catalog) -> dict[int, int]:
+    """Track -> how many tracks of its artist were played in the session (tracks of those
+    artists only)."""
+    counts: dict[int, int] = {}
+    for track in heard:
+        for other in catalog.artist_tracks(track):
+            counts[other] = counts.get(other, 0) + 1
+    return counts
+
+
+class Adaptive(SessionRecommender):
+    """Session-adaptive scoring of list neighbours and embeddings (see the module docstring)."""
+
+    type_name = "adaptive"
+    no_repeats: ClassVar[bool] = True  # never recommends a track of the session
+
+    @dataclass(frozen=True)
+    class Params:
+        lists: str = param("i2i_cooc", "per-track lists whose tracks the listens vote for",
+                           artifact=PER_TRACK)
+        embeddings: str | None = param("hybrid_mf_embeddings", "item embeddings the session "
+                                       "query is built over (none: lists only)",
+                                       artifact=EMBEDDINGS)
+        recent: int = param(20, "the session's last listens that vote", low=1)
+        depth: int = param(50, "tracks of each list that are voted for", low=1)
+        decay: float = param(20.0, "rank at which a list's vote is halved", low=1e-6)
+        skip_time: float = param(0.3, "listen time below which a listen votes against",
+                                 low=0.0, high=1.0)
+        embedding_weight: float = param(0.5, "weight of the cosine with the session query",
+                                        low=0.0)
+        artist_penalty: float = param(0.79, "score factor per track of the candidate's artist "
+                                      "already played", low=0.0, high=1.0)
+        temperature: float = param(0.0, "softmax temperature over the best candidates (0: "
+                                   "always the best)", low=0.0)
+        explore_top: int = param(10, "candidates the softmax draws among", low=1)
+        fallback: str | None = param("top_pop", "answers when there is no candidate (none: a "
+                                     "random track)", recommender=True)
+
+    def __init__(self, context: RecommenderContext, params: Params) -> None:
+        super().__init__(context, params)
+        self.embeddings_reader = EmbeddingsReader(context.redis)
+        # Unit rows of the embeddings being served, by version (computed once per version).
+        self._units: tuple[int, np.ndarray] | None = None
+
+    def units(self, embeddings: Embeddings) -> np.ndarray:
+        """The embeddings' rows scaled to unit length (zero rows stay zero)."""
+        if self._units is None or self._units[0] != embeddings.version:
+            norms = np.where(embeddings.norms > 0, embeddings.norms, 1.0).astype(np.float32)
+            self._units = (embeddings.version, embeddings.vectors / norms[:, None])
+        return self._units[1]
+
+    def scores(
+        self,
+        recent: list[tuple[int, float]],
+        entries: list[Entry | None],
+        embeddings: Embeddings | None,
+        heard: set[int],
+    ) -> dict[int, float]:
+        """Every candidate's score, the session's tracks left out (see the module docstring)."""
+        p = self.params
+        scores = list_support(recent, entries, p.skip_time, p.decay, p.depth)
+        query = session_query(recent, embeddings, p.skip_time) if embeddings else None
+        if query is not None:
+            units = self.units(embeddings)
+            if not scores:
+                cosines = units @ query.astype(np.float32)
+                top = np.argpartition(-cosines, QUERY_CANDIDATES + len(heard))
+                scores = dict.fromkeys(top[: QUERY_CANDIDATES + len(heard)].tolist(), 0.0)
+            if p.embedding_weight > 0:
+                rows = [t for t in scores if 0 <= t < len(units)]
+                cosines = units[rows] @ query.astype(np.float32)
+                for track, cosine in zip(rows, cosines.tolist(), strict=True):
+                    scores[track] += p.embedding_weight * cosine
+        for track in heard:
+            scores.pop(track, None)
+        counts = artist_counts(heard, self.catalog)
+        for track, score in scores.items():
+            k = counts.get(track, 0)
+            if k and score > 0:
+                scores[track] = score * p.artist_penalty**k
+        return scores
+
+    def choose(self, scores: dict[int, float]) -> int | None:
+        """The best catalog track of ``scores``, or a softmax draw among the best few."""
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        ranked = [(t, s) for t, s in ranked if self.catalog.contains(t)]
+        if not ranked:
+            return None
+        if self.params.temperature == 0:
+            return ranked[0][0]
+        top = ranked[: self.params.explore_top]
+        logits = np.array([s for _, s in top]) / self.params.temperature
+        p = np.exp(logits - logits.max())
+        return top[int(self.rng.choice(len(top), p=p / p.sum()))][0]
+
+    def recommend_next(self, user: int, prev_track: int, prev_time: float) -> int:
+        """The next track for ``user`` (see the module docstring)."""
+        batch = Batch(self.redis)
+        session = self.sessions.queue_observe(batch, user, prev_track, prev_time, recent=True)
+        vectors = (self.embeddings_reader.queue(batch, self.params.embeddings)
+                   if self.params.embeddings else lambda: None)
+        batch.execute()
+        state = session()
+        recent = state.recent[: self.params.recent]
+        entries = self.reader.entries(self.params.lists, [t for t, _ in recent])
+        track = self.choose(self.scores(recent, entries, vectors(), state.heard))
+        if track is None:
+            track = last_resort(self.fallback, self.random, user, prev_track, prev_time,
+                                state.heard)
+        return track
