@@ -162,7 +162,7 @@ def test_the_command_checks_before_anything_starts(tmp_path, capsys):
     assert "no such plan file" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["demo.toml", "nightly.toml"])
+@pytest.mark.parametrize("name", ["demo.toml", "nightly.toml", "adaptive.toml"])
 def test_the_shipped_plans_are_valid(name):
     plan = load_plan(ROOT / "experiments" / name)
     assert plan.days[0].arms[0] in ("random", "sticky_artist")
