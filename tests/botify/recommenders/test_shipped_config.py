@@ -1,4 +1,4 @@
-"""The repository's config.json: experiment ALL routes one treatment to each of the nine types."""
+"""The repository's config.json: experiment ALL routes one treatment to each built-in type."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import numpy as np
 from botify.config import load_config
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.registry import build_recommenders, configured
+from botify.registry import RECOMMENDER_TYPES
 from botify.store.artifacts import load_configured_artifacts
 from tests.botify.recommenders.conftest import TRACKS
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config.json"
-TYPES = {
-    "random", "top_pop", "sticky_artist", "sticky_genre", "indexed", "contextual", "i2i",
-    "favorites", "hybrid",
-}
+TYPES = set(RECOMMENDER_TYPES.builtins)
 
 
 def test_all_routes_every_recommender_type():
