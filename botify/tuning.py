@@ -1,14 +1,8 @@
-"""``botify tune``: recommender constants, from simulated sessions or from the logs.
+"""``botify tune``: recommender constants chosen on logs or on the simulator, never on a test day.
 
 ``botify tune artist-penalty`` fits Adaptive's artist penalty on event logs
 (:mod:`botify.training.fatigue`). ``botify tune favorites-threshold`` finds the like threshold of
-Favorites by ternary search.
-
-Each probe plays the same planned sessions of the simulator (common random numbers: the same users,
-tastes, first tracks and budget draws, and the recommender's generator seeded the same) against an
-in-process Favorites with the probed threshold, on a private Redis that starts every probe empty of
-likes and sessions. So two probes differ only by the threshold, and the noise of the simulation
-does not steer the search. Mean session time is assumed unimodal in the threshold.
+Favorites by ternary search over simulated sessions (:data:`THRESHOLD_SEARCH`).
 """
 
 from __future__ import annotations
@@ -22,6 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+THRESHOLD_SEARCH = """Find the like threshold of Favorites by ternary search on mean session time.
+
+Each probe plays the same planned sessions of the simulator (common random numbers: the same users,
+tastes, first tracks and budget draws, and the recommender's generator seeded the same) against an
+in-process Favorites with the probed threshold, on a private Redis that starts every probe empty of
+likes and sessions. So two probes differ only by the threshold, and the noise of the simulation
+does not steer the search. Mean session time is assumed unimodal in the threshold.
+"""
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ class RecommenderObjective:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``tune favorites-threshold``."""
+    """Add ``tune favorites-threshold`` and ``tune artist-penalty``."""
     tune = subparsers.add_parser(
         "tune", help="tune recommender constants on the simulator",
         description="Tune recommender constants on simulated sessions.",
@@ -177,7 +180,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     threshold = what.add_parser(
         "favorites-threshold",
         help="the like threshold of favorites, by ternary search on mean session time",
-        description=__doc__,
+        description=THRESHOLD_SEARCH,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     threshold.add_argument("--world", metavar="DIR", help="a world directory (default: generate)")
