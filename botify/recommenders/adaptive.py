@@ -61,14 +61,15 @@ def list_support(
 
 
 def session_query(
-    recent: list[tuple[int, float]], embeddings: Embeddings, skip_time: float
+    recent: list[tuple[int, float]], units: np.ndarray, skip_time: float
 ) -> np.ndarray | None:
-    """The unit sum of the listened tracks' unit vectors weighted by ``time - skip_time``, or
-    None when no listened track has a vector (or the weights cancel)."""
-    query = np.zeros(embeddings.dim, dtype=np.float64)
-    for track, time in recent:
-        if embeddings.has(track):
-            query += (time - skip_time) * embeddings.vectors[track] / embeddings.norms[track]
+    """The unit sum of the listened tracks' unit vectors (rows of ``units``, zero for a track
+    without a vector) weighted by ``time - skip_time``, or None when it is zero."""
+    rows = [(track, time - skip_time) for track, time in recent if 0 <= track < len(units)]
+    if not rows:
+        return None
+    tracks, weights = zip(*rows, strict=True)
+    query = np.asarray(weights, dtype=np.float32) @ units[list(tracks)]
     norm = float(np.linalg.norm(query))
     return query / norm if norm > 0 else None
 
@@ -96,8 +97,8 @@ class Adaptive(SessionRecommender):
         embeddings: str | None = param("hybrid_mf_embeddings", "item embeddings the session "
                                        "query is built over (none: lists only)",
                                        artifact=EMBEDDINGS)
-        recent: int = param(20, "the session's last listens that vote", low=1)
-        depth: int = param(50, "tracks of each list that are voted for", low=1)
+        recent: int = param(10, "the session's last listens that vote", low=1)
+        depth: int = param(25, "tracks of each list that are voted for", low=1)
         decay: float = param(20.0, "rank at which a list's vote is halved", low=1e-6)
         skip_time: float = param(0.3, "listen time below which a listen votes against",
                                  low=0.0, high=1.0)
@@ -134,16 +135,16 @@ class Adaptive(SessionRecommender):
         """Every candidate's score, the session's tracks left out (see the module docstring)."""
         p = self.params
         scores = list_support(recent, entries, p.skip_time, p.decay, p.depth)
-        query = session_query(recent, embeddings, p.skip_time) if embeddings else None
+        units = self.units(embeddings) if embeddings else None
+        query = session_query(recent, units, p.skip_time) if units is not None else None
         if query is not None:
-            units = self.units(embeddings)
             if not scores:
-                cosines = units @ query.astype(np.float32)
+                cosines = units @ query
                 top = np.argpartition(-cosines, QUERY_CANDIDATES + len(heard))
                 scores = dict.fromkeys(top[: QUERY_CANDIDATES + len(heard)].tolist(), 0.0)
             if p.embedding_weight > 0:
                 rows = [t for t in scores if 0 <= t < len(units)]
-                cosines = units[rows] @ query.astype(np.float32)
+                cosines = units[rows] @ query
                 for track, cosine in zip(rows, cosines.tolist(), strict=True):
                     scores[track] += p.embedding_weight * cosine
         for track in heard:
