@@ -1,4 +1,4 @@
-"""``botify tune``: recommender constants chosen on logs or on the simulator, never on a test day.
+"""``botify tune``: recommender constants chosen on event logs or on simulated sessions.
 
 ``botify tune artist-penalty`` fits Adaptive's artist penalty on event logs
 (:mod:`botify.training.fatigue`). ``botify tune favorites-threshold`` finds the like threshold of
@@ -173,8 +173,8 @@ class RecommenderObjective:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``tune favorites-threshold`` and ``tune artist-penalty``."""
     tune = subparsers.add_parser(
-        "tune", help="tune recommender constants on the simulator",
-        description="Tune recommender constants on simulated sessions.",
+        "tune", help="tune recommender constants on event logs or the simulator",
+        description="Tune recommender constants on event logs or simulated sessions.",
     )
     what = tune.add_subparsers(dest="what", required=True, metavar="WHAT")
     threshold = what.add_parser(
