@@ -401,7 +401,8 @@ def real_workload(args: argparse.Namespace, wrk: str) -> int:
                 stop(process)
 
         # First on the empty Redis: this start loads the catalog and the artifacts.
-        processes = run("ALL (9 recommenders)",
+        arms = json.loads(configs["ALL"].read_text())["EXPERIMENTS"]["BENCH"]
+        processes = run(f"ALL ({len(arms)} recommenders)",
                         *serve_config(workdir, redis.url, configs["ALL"], args.workers))
         run("random only", *serve_config(workdir, redis.url, configs["random"], args.workers))
         run("floor: bare Flask, same gunicorn", *start_floor(workdir, args.workers))
@@ -413,7 +414,7 @@ def real_workload(args: argparse.Namespace, wrk: str) -> int:
             stop(process)
         per_recommender = {}
         if args.per_recommender:
-            for arm in json.loads(configs["ALL"].read_text())["EXPERIMENTS"]["BENCH"]:
+            for arm in arms:
                 config = write_workload(cache, [arm])
                 process, url = serve_config(workdir, redis.url, config, args.workers)
                 try:
