@@ -139,9 +139,9 @@ class Adaptive(SessionRecommender):
         query = session_query(recent, units, p.skip_time) if units is not None else None
         if query is not None:
             if not scores:
-                cosines = units @ query
-                top = np.argpartition(-cosines, QUERY_CANDIDATES + len(heard))
-                scores = dict.fromkeys(top[: QUERY_CANDIDATES + len(heard)].tolist(), 0.0)
+                size = min(QUERY_CANDIDATES + len(heard), len(units))
+                top = np.argpartition(-(units @ query), size - 1)[:size]
+                scores = dict.fromkeys(top.tolist(), 0.0)
             if p.embedding_weight > 0:
                 rows = [t for t in scores if 0 <= t < len(units)]
                 cosines = units[rows] @ query

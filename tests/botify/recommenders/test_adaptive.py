@@ -106,6 +106,12 @@ def test_without_list_candidates_the_query_is_scored_over_the_catalog(make):
     assert play(adaptive, 1, (20, 0.0)) == 30
 
 
+def test_embeddings_of_fewer_tracks_than_the_query_scores(make):
+    # Twenty rows only (fewer than the catalog-wide query's candidates): 10's nearest is 12.
+    planted = vectors({10: (1.0, 0.0), 12: (1.0, 0.1)})[:20]
+    assert play(make(planted), 1, (10, 1.0)) == 12
+
+
 def test_without_any_candidate_the_fallback_answers(make):
     # No list for 59 and no embeddings: top_pop's only ranked track is 59, which is heard, so a
     # random unheard track is answered.
