@@ -158,13 +158,17 @@ class Adaptive(SessionRecommender):
 
     def choose(self, scores: dict[int, float]) -> int | None:
         """The best catalog track of ``scores``, or a softmax draw among the best few."""
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        ranked = [(t, s) for t, s in ranked if self.catalog.contains(t)]
-        if not ranked:
+        wanted = 1 if self.params.temperature == 0 else self.params.explore_top
+        top: list[tuple[int, float]] = []
+        for track, score in sorted(scores.items(), key=lambda item: (-item[1], item[0])):
+            if self.catalog.contains(track):
+                top.append((track, score))
+                if len(top) == wanted:
+                    break
+        if not top:
             return None
         if self.params.temperature == 0:
-            return ranked[0][0]
-        top = ranked[: self.params.explore_top]
+            return top[0][0]
         logits = np.array([s for _, s in top]) / self.params.temperature
         p = np.exp(logits - logits.max())
         return top[int(self.rng.choice(len(top), p=p / p.sum()))][0]
