@@ -105,7 +105,8 @@ class Adaptive(SessionRecommender):
         embedding_weight: float = param(0.5, "weight of the cosine with the session query",
                                         low=0.0)
         artist_penalty: float = param(0.79, "score factor per track of the candidate's artist "
-                                      "already played", low=0.0, high=1.0)
+                                      "already played (fitted by botify tune artist-penalty)",
+                                      low=0.0, high=1.0)
         temperature: float = param(0.0, "softmax temperature over the best candidates (0: "
                                    "always the best)", low=0.0)
         explore_top: int = param(10, "candidates the softmax draws among", low=1)
