@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import weakref
 from typing import Any
 
 import redis
+from redis.connection import AbstractConnection
+
+from botify.store.connection import is_cluster
 
 
 class Batch:
@@ -14,10 +19,14 @@ class Batch:
     costs one round trip instead of one per key. A failing command (say, a key of the wrong type)
     yields its exception as the result instead of raising: callers treat it as missing data.
     Connection errors still raise, so the service can answer 503.
+
+    On a single Redis the batch is sent over a :class:`Lane` (see there); on a Redis Cluster by
+    redis-py's cluster pipeline, which routes each command to its node.
     """
 
     def __init__(self, client: redis.Redis) -> None:
         self._pipe = client.pipeline(transaction=False)
+        self._lane = None if is_cluster(client) else lane(client)
         self._count = 0
         self._results: list[Any] | None = None
 
@@ -44,7 +53,12 @@ class Batch:
 
     def execute(self) -> list[Any]:
         """Send the queued commands (if any) and return their results in order."""
-        self._results = self._pipe.execute(raise_on_error=False) if self._count else []
+        if not self._count:
+            self._results = []
+        elif self._lane is None:
+            self._results = self._pipe.execute(raise_on_error=False)
+        else:
+            self._results = self._lane.execute(self._pipe)
         return self._results
 
     def result(self, index: int) -> Any:
@@ -53,3 +67,72 @@ class Batch:
             raise RuntimeError("Batch.result() before execute()")
         value = self._results[index]
         return None if isinstance(value, Exception) else value
+
+
+class Lane:
+    """The connections a process's batches to one Redis go over.
+
+    A connection is taken by one batch at a time and put back only after every reply of that batch
+    was read, so a connection at rest never holds unread data: the pool's check for leftover
+    replies on each checkout (a ``poll`` call) and its bookkeeping are not needed. A batch whose
+    connection fails (a Redis restart closed it, a timeout) is sent once more on a new connection,
+    as the client's own retry does; any other interruption drops the connection.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._pool = client.connection_pool
+        self._idle: list[AbstractConnection] = []
+        self._pid = os.getpid()
+
+    def _take(self) -> AbstractConnection:
+        if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use
+            self._idle, self._pid = [], os.getpid()
+        if self._idle:
+            return self._idle.pop()
+        return self._pool.connection_class(**self._pool.connection_kwargs)
+
+    def execute(self, pipe: redis.client.Pipeline) -> list[Any]:
+        """Send ``pipe``'s queued commands and read their replies (failed commands' errors in
+        place of their results).
+
+        Raises:
+            redis.ConnectionError, redis.TimeoutError: Redis failed twice in a row.
+        """
+        commands = pipe.command_stack
+        connection = self._take()
+        try:
+            try:
+                results = _round_trip(pipe, connection, commands)
+            except (redis.ConnectionError, redis.TimeoutError):
+                connection.disconnect()
+                results = _round_trip(pipe, connection, commands)
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            pipe.reset()
+        self._idle.append(connection)
+        return results
+
+
+def _round_trip(pipe: redis.client.Pipeline, connection: AbstractConnection,
+                commands: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+    connection.send_packed_command(connection.pack_commands([args for args, _ in commands]))
+    results: list[Any] = []
+    for args, options in commands:
+        try:
+            results.append(pipe.parse_response(connection, args[0], **options))
+        except redis.ResponseError as exc:
+            results.append(exc)
+    return results
+
+
+_lanes: weakref.WeakKeyDictionary[redis.Redis, Lane] = weakref.WeakKeyDictionary()
+
+
+def lane(client: redis.Redis) -> Lane:
+    """The :class:`Lane` of ``client`` (one per client, dropped with it)."""
+    found = _lanes.get(client)
+    if found is None:
+        found = _lanes[client] = Lane(client)
+    return found
