@@ -216,7 +216,7 @@ def sigkill(root: Path, redis: Redis, args) -> dict:
 
 def redis_empty(root: Path, args) -> dict:
     redis = Redis(root).start()
-    service = Service(root / "redis-empty", redis.url, 2, CATALOG_CHECK_INTERVAL=0.25)
+    service = Service(root / "redis-empty", redis.url, 2, VERSION_CHECK_INTERVAL=0.25)
     session = requests.Session()
     body = {"track": 1, "time": 0.5}
     session.post(f"{service.url}/next/1", json=body, timeout=5)

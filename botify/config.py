@@ -32,9 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # Events a process holds in memory while its log cannot be written (a full disk); beyond
     # that, /next and /last answer 503. A hard kill during such an outage loses at most these.
     "DATA_LOG_PENDING_MAX": 10_000,
-    # Seconds between a worker's checks of which catalog version is current (0: every request).
-    # While Redis is unreachable every request checks, and fails at once with a 503.
-    "CATALOG_CHECK_INTERVAL": 0.25,
+    # Seconds between a worker's checks of which catalog version and which version of each artifact
+    # are current (0: every request); a reload is served at most this much later. While Redis is
+    # unreachable every request checks the catalog, and fails at once with a 503.
+    "VERSION_CHECK_INTERVAL": 0.25,
     # Seconds a user's session state (heard, recommended, likes) lives in Redis after the last
     # request.
     "SESSION_TTL": 3600,

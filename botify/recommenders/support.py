@@ -58,8 +58,8 @@ def session_store(context: RecommenderContext) -> SessionStore:
 
 
 def artifact_reader(context: RecommenderContext) -> ArtifactReader:
-    """An artifact reader over the context's Redis."""
-    return ArtifactReader(context.redis)
+    """An artifact reader over the context's Redis, checking versions as often as configured."""
+    return ArtifactReader(context.redis, float(context.config.get("VERSION_CHECK_INTERVAL", 0)))
 
 
 class SessionRecommender:

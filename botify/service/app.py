@@ -63,7 +63,7 @@ class BotifyService:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
         self.redis = connect(resolve_redis_url(config))
-        self.catalog = RedisCatalog(self.redis, config.get("CATALOG_CHECK_INTERVAL", 0))
+        self.catalog = RedisCatalog(self.redis, config.get("VERSION_CHECK_INTERVAL", 0))
         self.experiments = Experiments.from_config(config)
         self.rng = np.random.default_rng()
         self.context = RecommenderContext(self.redis, self.catalog, config, self.rng)

@@ -256,3 +256,28 @@ def test_versions_are_not_reused_after_redis_loses_its_data(redis_client, tmp_pa
         redis_client, "top", write_jsonl(tmp_path / "b.jsonl", [{"track": 7, "score": 1.0}])
     )
     assert reader.ranking("top").tracks.tolist() == [7]
+
+
+def test_a_reader_with_a_check_interval_trusts_the_version_it_confirmed(redis_client, tmp_path):
+    import time
+
+    first = write_jsonl(tmp_path / "a.jsonl", [{"track": 1, "recommendations": [2]}])
+    second = write_jsonl(tmp_path / "b.jsonl", [{"track": 1, "recommendations": [3]}])
+    ranking = write_jsonl(tmp_path / "r.jsonl", [{"track": 4, "score": 1.0}])
+    load_artifact(redis_client, "lists", first)
+    load_artifact(redis_client, "top", ranking)
+    reader = ArtifactReader(redis_client, check_interval=0.5)
+    assert reader.entries("lists", [1]) == [Entry((2,))]
+    assert reader.ranking("top").tracks.tolist() == [4]
+    load_artifact(redis_client, "lists", second)
+    redis_client.delete(pointer_key("top"))  # a ranking within the interval asks Redis nothing
+    started = time.monotonic()
+    assert reader.entries("lists", [1]) == [Entry((2,))]  # the replaced version, still readable
+    assert reader.ranking("top").tracks.tolist() == [4]
+    assert time.monotonic() - started < 0.5
+    time.sleep(0.5)
+    assert reader.entries("lists", [1]) == [Entry((3,))]
+    assert reader.ranking("top") is None
+    # Without an interval every lookup reads the pointer.
+    load_artifact(redis_client, "lists", first)
+    assert ArtifactReader(redis_client).entries("lists", [1]) == [Entry((2,))]

@@ -31,7 +31,7 @@ def service_config(redis_url: str, log_file, **extra) -> dict:
         },
         "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
         # Every request checks the catalog version, so a test sees a reload at once.
-        "CATALOG_CHECK_INTERVAL": 0,
+        "VERSION_CHECK_INTERVAL": 0,
     }
     config.update(extra)
     return config

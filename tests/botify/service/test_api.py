@@ -143,12 +143,12 @@ def test_catalog_reload_is_seen_by_the_next_request(app, client, loaded_redis):
 
 
 def test_catalog_checks_are_throttled(redis_server, loaded_redis, log_file):
-    """With CATALOG_CHECK_INTERVAL, a worker asks Redis for the version at most that often."""
+    """With VERSION_CHECK_INTERVAL, a worker asks Redis for the version at most that often."""
     import time
 
     from botify.store.catalog import load_records
 
-    app = create_app(service_config(redis_server.url, log_file, CATALOG_CHECK_INTERVAL=0.3))
+    app = create_app(service_config(redis_server.url, log_file, VERSION_CHECK_INTERVAL=0.3))
     client = app.test_client()
     assert client.post("/next/1", json={"track": 3, "time": 0.5}).status_code == 200
     load_records(loaded_redis, [{"track": 100, "artist": "New", "title": "Fresh"}])

@@ -95,7 +95,7 @@ CLUSTER_CONFIG = {
     "RECOMMENDERS": {"favorites": {"type": "favorites"}},
     "EXPERIMENTS": {"FAVORITES": ["favorites", "favorites"]},
     "ACTIVE_EXPERIMENT": "FAVORITES",
-    "CATALOG_CHECK_INTERVAL": 0,
+    "VERSION_CHECK_INTERVAL": 0,
 }
 
 

@@ -153,7 +153,7 @@ def test_redis_restarted_empty_reloads_the_catalog(tracks_file, tmp_path):
                                 for t in range(20)))
     store.start()
     config = {**CONFIG, "REDIS_URL": url, "TRACKS_CATALOG": str(tracks_file),
-              "ARTIFACTS": {"top_tracks": str(artifact)}, "CATALOG_CHECK_INTERVAL": 0.1}
+              "ARTIFACTS": {"top_tracks": str(artifact)}, "VERSION_CHECK_INTERVAL": 0.1}
     try:
         with ServeProcess(tmp_path / "serve", config, workers=2) as server:
             session = requests.Session()
@@ -161,7 +161,7 @@ def test_redis_restarted_empty_reloads_the_catalog(tracks_file, tmp_path):
             store.kill()
             store.start()  # empty: no persistence
             restarted = time.monotonic()
-            time.sleep(0.2)  # past CATALOG_CHECK_INTERVAL: the workers' cached catalog is stale
+            time.sleep(0.2)  # past VERSION_CHECK_INTERVAL: the workers' cached catalog is stale
             seen = []
             while time.monotonic() - restarted < 15:
                 response = post(session, server.url, 1, 5)

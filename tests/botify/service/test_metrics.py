@@ -22,7 +22,7 @@ from botify.events import iter_events
 from tests.botify.service.serving import N_TRACKS, SERVE_CONFIG, KillableRedis, ServeProcess
 
 ROOT = Path(__file__).resolve().parents[3]
-CONFIG = {**SERVE_CONFIG, "CATALOG_CHECK_INTERVAL": 0}
+CONFIG = {**SERVE_CONFIG, "VERSION_CHECK_INTERVAL": 0}
 N = 60  # requests per endpoint
 
 

@@ -18,7 +18,7 @@ from botify.store.catalog import load_catalog
 from tests.botify.service.serving import SERVE_CONFIG, KillableRedis, ServeProcess
 
 # Every request asks Redis for the catalog version, so every request meets the outage.
-CONFIG = {**SERVE_CONFIG, "CATALOG_CHECK_INTERVAL": 0}
+CONFIG = {**SERVE_CONFIG, "VERSION_CHECK_INTERVAL": 0}
 CLIENTS = 32
 REQUESTS_EACH = 20
 # The whole burst must be over by then (640 requests); a worker that blocks on its retries needs

@@ -155,14 +155,14 @@ class RestartableRedis:
 def test_redis_down_fails_fast_and_recovers(tracks_file, tmp_path):
     redis_server = RestartableRedis(tmp_path / "redis").start()
     config = {**CONFIG, "REDIS_URL": redis_server.url, "TRACKS_CATALOG": str(tracks_file),
-              "CATALOG_CHECK_INTERVAL": 0.25}
+              "VERSION_CHECK_INTERVAL": 0.25}
     try:
         with ServeProcess(tmp_path / "serve", config) as server:
             session = requests.Session()
             body = {"track": 5, "time": 0.5}
             assert session.post(f"{server.url}/next/1", json=body, timeout=5).status_code == 200
             redis_server.stop()
-            # A worker notices at its next catalog check (at most CATALOG_CHECK_INTERVAL later);
+            # A worker notices at its next catalog check (at most VERSION_CHECK_INTERVAL later);
             # from then on every request checks, and fails fast.
             time.sleep(0.3)
             for _ in range(4):  # both workers, new and pooled connections

@@ -79,3 +79,14 @@ def test_each_client_has_its_own_lane(redis_server):
     finally:
         a.close()
         b.close()
+
+
+def test_commands_are_written_as_redis_py_writes_them(redis_client):
+    from botify.store.batch import _pack
+
+    connection = redis_client.connection_pool.make_connection()
+    commands = [("CLIENT ID",), ("SET", "k", b"\x00bytes", "EX", 10), ("SADD", "s", 7, -3, 2**40),
+                ("HSET", "h", "f", 0.25, "g", 1e-7), ("LPUSH", "l", "naïve", memoryview(b"mv"))]
+    assert _pack(connection, commands) == b"".join(connection.pack_commands(commands))
+    with pytest.raises(redis.DataError):
+        _pack(connection, [("SET", "k", True)])
