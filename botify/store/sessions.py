@@ -178,7 +178,8 @@ class SessionStore:
         recommended: int | None = None,
         state: Mapping[str, str] | None = None,
     ) -> None:
-        """Write the recommended track and state values now (one round trip)."""
+        """Send the recommended track and state values now, without waiting for Redis's replies
+        (see :meth:`Batch.send`)."""
         batch = Batch(client)
         self.queue_update(batch, user, recommended=recommended, state=state)
-        batch.execute()
+        batch.send()
