@@ -12,7 +12,8 @@ each worker, Redis memory per key family, the event log's mean ``latency`` per r
 time from start to the first 200 on ``POST /next`` (the catalog already loaded once).
 ``--per-recommender`` also serves each recommender alone at concurrency 8;
 ``--redis-cluster N`` also serves ``ALL`` from a private Redis Cluster of N masters (its CPU
-summed over the nodes). ``--workload small``
+summed over the nodes); ``--code REVISION`` also serves ``ALL`` with the ``botify`` package of an
+earlier git revision (a baseline for a change, measured in the same run). ``--workload small``
 is the former default (the two-recommender default config, a 10,000-track synthetic catalog).
 
 The course's service, measured on this machine: 2,880 requests/s at concurrency 8 (gunicorn, 2
@@ -21,7 +22,7 @@ default single-process start.
 
     apt-get install -y wrk        # the load generator (Debian package)
     .venv/bin/python bench/bench_service.py [--duration 5] [--workers 2] [--per-recommender]
-        [--redis-cluster 3] [--workload small [--baseline]]
+        [--redis-cluster 3] [--code HEAD~3] [--workload small [--baseline]]
 """
 
 from __future__ import annotations
@@ -203,6 +204,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds per concurrency level")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tracks", type=int, default=10_000)
+    parser.add_argument("--code", metavar="REVISION",
+                        help="also serve ALL with git REVISION's code (e.g. HEAD~3), same run")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE",
                         help="extra environment of the service (e.g. BOTIFY_WORKERS=3)")
@@ -360,11 +363,27 @@ def redis_families(client) -> dict[str, tuple[int, int]]:
                                                            key=lambda item: -item[1][1])}
 
 
-def serve_config(workdir: Path, redis_url: str, config: Path, workers: int):
-    """``botify serve`` with ``config``, logging under ``workdir/log/<config name>/``."""
-    log = workdir / "log" / config.stem / "data.jsonl"
-    return start_service(workdir, redis_url, workers, {"BOTIFY_CONFIG": str(config),
-                                                       "BOTIFY_DATA_LOG_FILE": str(log)})
+def serve_config(workdir: Path, redis_url: str, config: Path, workers: int,
+                 code: Path | None = None):
+    """``botify serve`` with ``config``, logging under ``workdir/log/<config name>/``; with
+    ``code``, the service imports the ``botify`` package under that directory instead."""
+    log = workdir / "log" / (config.stem if code is None else f"{config.stem}-{code.name}")
+    env = {"BOTIFY_CONFIG": str(config), "BOTIFY_DATA_LOG_FILE": str(log / "data.jsonl")}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    return start_service(workdir, redis_url, workers, env)
+
+
+def export_code(revision: str, into: Path) -> Path:
+    """The ``botify`` package of git ``revision`` of this repository, exported under ``into``."""
+    root = Path(__file__).resolve().parents[1]
+    into.mkdir()
+    archive = subprocess.run(["git", "-C", str(root), "archive", revision, "botify"],
+                             capture_output=True)
+    if archive.returncode != 0:
+        raise SystemExit(f"bench_service: --code {revision}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def mean_latency_ms(log_dir: Path) -> dict[str, float]:
@@ -387,6 +406,7 @@ def real_workload(args: argparse.Namespace, wrk: str) -> int:
         workdir = Path(tmp)
         script = workdir / "next.lua"
         script.write_text(LUA % {"tracks": TRACKS, "users": USERS})
+        code = export_code(args.code, workdir / "code") if args.code else None
         redis_pids = [redis._process.pid]
         client = connect(redis.url)
 
@@ -404,6 +424,9 @@ def real_workload(args: argparse.Namespace, wrk: str) -> int:
         arms = json.loads(configs["ALL"].read_text())["EXPERIMENTS"]["BENCH"]
         processes = run(f"ALL ({len(arms)} recommenders)",
                         *serve_config(workdir, redis.url, configs["ALL"], args.workers))
+        if code is not None:
+            run(f"ALL, the code of {args.code}",
+                *serve_config(workdir, redis.url, configs["ALL"], args.workers, code))
         run("random only", *serve_config(workdir, redis.url, configs["random"], args.workers))
         run("floor: bare Flask, same gunicorn", *start_floor(workdir, args.workers))
         started = time.perf_counter()
