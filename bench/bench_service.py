@@ -1,7 +1,7 @@
 """HTTP speed and cost of ``POST /next`` under ``botify serve`` (gunicorn, gevent workers) (wrk).
 
 By default it measures the workload users run (``--workload real``): the shipped ``config.json``
-routing its ``ALL`` experiment over the nine recommenders, a 50,000-track catalog and the four
+routing its ``ALL`` experiment over every built-in recommender, a 50,000-track catalog and the
 artifacts at the sizes ``make demo`` trains (``bench/workload.py``), users drawn from the 10,000
 the per-user lists cover. In the same command it measures the floor every figure is divided by: a
 bare Flask app that parses the same JSON body and answers, under the same gunicorn settings
