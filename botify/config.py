@@ -6,13 +6,14 @@ The same layering serves the Flask app (``create_app``) and every CLI command, s
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Config
+from flask import Config, Flask
 
 from botify.errors import ConfigError
 
@@ -50,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVE_EXPERIMENT": "STICKY_ARTIST",
 }
 
+# The keys a config file may set: the service's own, and Flask's (MAX_CONTENT_LENGTH, ...).
+KNOWN_KEYS = frozenset(DEFAULTS) | frozenset(Flask.default_config)
+
 
 def config_path() -> Path | None:
     """The config file in effect: ``$BOTIFY_CONFIG``, else ``./config.json`` when it exists."""
@@ -73,7 +77,8 @@ def load_config(
         A ``flask.Config`` (a dict) with every key of :data:`DEFAULTS`.
 
     Raises:
-        ConfigError: the file is missing or not valid JSON.
+        ConfigError: the file is missing, not valid JSON, or sets a key nothing reads (a typo,
+            or a key that was renamed).
     """
     config = Config(os.getcwd())
     config.from_mapping(DEFAULTS)
@@ -97,4 +102,10 @@ def _load_json(handle) -> dict[str, Any]:
     data = json.load(handle)
     if not isinstance(data, dict):
         raise ValueError("the top level must be an object")
+    unknown = sorted(set(data) - KNOWN_KEYS)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(KNOWN_KEYS), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"config file {handle.name}: unknown key {unknown[0]}{hint}; the keys "
+                          f"are {', '.join(DEFAULTS)} and Flask's own")
     return data

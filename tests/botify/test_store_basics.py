@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
+
 from botify.config import load_config
+from botify.errors import ConfigError
 from botify.store import connect
 
 
@@ -18,6 +21,16 @@ def test_config_layers_file_then_env(tmp_path, monkeypatch):
     config = load_config(path)
     assert config["DATA_LOG_FILE"] == "from-file.jsonl"
     assert config["SESSION_TTL"] == 7
+
+
+def test_a_config_key_nothing_reads_is_named_with_the_likely_one(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"SESSION_TTL": 5, "CATALOG_CHECK_INTERVAL": 1}))
+    with pytest.raises(ConfigError, match=r"config\.json: unknown key CATALOG_CHECK_INTERVAL "
+                                          r"\(did you mean VERSION_CHECK_INTERVAL\?\)"):
+        load_config(path)
+    path.write_text(json.dumps({"MAX_CONTENT_LENGTH": 4096, "SESSION_TTL": 5}))  # Flask's own key
+    assert load_config(path)["MAX_CONTENT_LENGTH"] == 4096
 
 
 def test_one_client_per_url(redis_server):
