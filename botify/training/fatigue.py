@@ -70,10 +70,11 @@ def fit_fatigue(
     ks, means, sizes = [], [], []
     for k in range(1, max_count + 1):
         chosen = counts == k
-        if chosen.sum() >= min_listens:
+        size = int(chosen.sum())
+        if size >= min_listens:
             ks.append(k)
             means.append(float(times[chosen].mean()))
-            sizes.append(int(chosen.sum()))
+            sizes.append(size)
     if len(ks) < 2:
         raise DataError(
             f"too few repeated artists in the logs to fit the artist penalty: fewer than two "
