@@ -45,6 +45,16 @@ TORN_SUFFIX = ".torn"
 
 REQUIRED = (MESSAGE, TIMESTAMP, USER, TRACK, TIME, LATENCY)
 
+# The kinds of field values.
+INT, NUMBER, STRING, OBJECT = "integer", "number", "string", "object"
+# The fields every reader and every export of the log keeps, in column order, and their kinds (the
+# ones not in REQUIRED may be missing or null): the pandas reader, the Parquet and Spark schemas
+# are built from it.
+FIELDS: dict[str, str] = {
+    MESSAGE: STRING, TIMESTAMP: INT, USER: INT, TRACK: INT, TIME: NUMBER, LATENCY: NUMBER,
+    RECOMMENDATION: INT, RECOMMENDER: STRING, EXPERIMENTS: OBJECT, EVENT_ID: STRING,
+}
+
 
 def log_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Expand files and directories into the log files they hold, each series oldest first.
@@ -190,7 +200,7 @@ def audit(ids: Iterable[str | None]) -> dict[str, int]:
 
 
 _CHUNK_LINES = 200_000
-_COLUMNS = (*REQUIRED, RECOMMENDATION, RECOMMENDER, EXPERIMENTS, EVENT_ID)
+_COLUMNS = tuple(FIELDS)
 _GET_COLUMNS = operator.itemgetter(*_COLUMNS)
 
 
@@ -306,23 +316,22 @@ def _raise_first_error(file: Path, lines: list[bytes], first_line: int) -> None:
 def _frame(columns: dict[str, list]) -> pd.DataFrame:
     import pandas as pd
 
+    def column(name: str, values: list):
+        kind = FIELDS[name]
+        if kind == STRING:
+            return pd.Series(values, dtype="string")
+        if kind == NUMBER:
+            return np.asarray(values, dtype=np.float64)
+        if kind == INT and name in REQUIRED:
+            return np.asarray(values, dtype=np.int64)
+        if kind == INT:  # nullable
+            numbers = np.asarray(values, dtype=np.float64)
+            missing = np.isnan(numbers)
+            numbers[missing] = 0
+            return pd.arrays.IntegerArray(numbers.astype(np.int64), missing)
+        return values
+
     try:
-        recommendation = np.asarray(columns[RECOMMENDATION], dtype=np.float64)
-        missing = np.isnan(recommendation)
-        recommendation[missing] = 0
-        return pd.DataFrame(
-            {
-                MESSAGE: pd.Series(columns[MESSAGE], dtype="string"),
-                TIMESTAMP: np.asarray(columns[TIMESTAMP], dtype=np.int64),
-                USER: np.asarray(columns[USER], dtype=np.int64),
-                TRACK: np.asarray(columns[TRACK], dtype=np.int64),
-                TIME: np.asarray(columns[TIME], dtype=np.float64),
-                LATENCY: np.asarray(columns[LATENCY], dtype=np.float64),
-                RECOMMENDATION: pd.arrays.IntegerArray(recommendation.astype(np.int64), missing),
-                RECOMMENDER: pd.Series(columns[RECOMMENDER], dtype="string"),
-                EXPERIMENTS: columns[EXPERIMENTS],
-                EVENT_ID: pd.Series(columns[EVENT_ID], dtype="string"),
-            }
-        )
+        return pd.DataFrame({name: column(name, columns[name]) for name in FIELDS})
     except (TypeError, ValueError) as exc:
         raise DataError(f"the event logs hold a field of the wrong type: {exc}") from None

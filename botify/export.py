@@ -42,14 +42,12 @@ from botify.errors import DataError
 from botify.events import (
     EVENT_ID,
     EXPERIMENTS,
-    LATENCY,
-    MESSAGE,
-    RECOMMENDATION,
-    RECOMMENDER,
-    TIME,
+    FIELDS,
+    INT,
+    NUMBER,
+    OBJECT,
+    STRING,
     TIMESTAMP,
-    TRACK,
-    USER,
     checked_event,
     log_files,
     series_name,
@@ -63,20 +61,21 @@ PARQUET_SUFFIX = ".parquet"
 FLUSH_EVENTS = 500_000
 # Malformed lines named in the command's output (all are counted).
 SHOWN_ERRORS = 20
-_INTS = (TIMESTAMP, USER, TRACK)
-_FLOATS = (TIME, LATENCY)
+# Whether a JSON value is of a kind (a bool is not a number, though Python's bool is an int).
+_IS_KIND = {
+    INT: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    NUMBER: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    STRING: lambda v: isinstance(v, str),
+    OBJECT: lambda v: isinstance(v, dict),
+}
 
 
 def _schema():
+    """The dataset's columns: the log's fields (an object as its JSON text, as the log has it)."""
     import pyarrow as pa
 
-    return pa.schema([
-        (MESSAGE, pa.string()), (TIMESTAMP, pa.int64()), (USER, pa.int64()),
-        (TRACK, pa.int64()), (TIME, pa.float64()), (LATENCY, pa.float64()),
-        (RECOMMENDATION, pa.int64()), (RECOMMENDER, pa.string()),
-        (EXPERIMENTS, pa.string()),  # the JSON object, as the log has it
-        (EVENT_ID, pa.string()),
-    ])
+    types = {INT: pa.int64(), NUMBER: pa.float64(), STRING: pa.string(), OBJECT: pa.string()}
+    return pa.schema([(name, types[kind]) for name, kind in FIELDS.items()])
 
 
 @dataclass
@@ -113,26 +112,12 @@ def _typed(file: Path, number: int, line: bytes) -> dict[str, Any]:
     Raises:
         DataError: naming the file and line.
     """
-    event = checked_event(file, number, line)
-    where = f"{file}:{number}"
-    for key in _INTS:
-        if not isinstance(event[key], int) or isinstance(event[key], bool):
-            raise DataError(f"{where}: {key} must be an integer, got {event[key]!r}")
-    for key in _FLOATS:
-        if not isinstance(event[key], int | float) or isinstance(event[key], bool):
-            raise DataError(f"{where}: {key} must be a number, got {event[key]!r}")
-    if not isinstance(event[MESSAGE], str):
-        raise DataError(f"{where}: {MESSAGE} must be a string")
-    recommendation = event.get(RECOMMENDATION)
-    if recommendation is not None and (not isinstance(recommendation, int)
-                                       or isinstance(recommendation, bool)):
-        raise DataError(f"{where}: {RECOMMENDATION} must be an integer or null")
-    experiments = event.get(EXPERIMENTS)
-    if experiments is not None and not isinstance(experiments, dict):
-        raise DataError(f"{where}: {EXPERIMENTS} must be an object")
-    for key in (RECOMMENDER, EVENT_ID):
-        if event.get(key) is not None and not isinstance(event[key], str):
-            raise DataError(f"{where}: {key} must be a string")
+    event = checked_event(file, number, line)  # the required fields are there and not null
+    for key, kind in FIELDS.items():
+        value = event.get(key)
+        if value is not None and not _IS_KIND[kind](value):
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise DataError(f"{file}:{number}: {key} must be {article} {kind}, got {value!r}")
     return event
 
 

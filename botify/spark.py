@@ -46,19 +46,12 @@ def spark_session(master: str = DEFAULT_MASTER) -> Iterator:
 
 
 def _schema():
+    """The log's fields as Spark reads them (an object as a map of strings)."""
     from pyspark.sql import types as T
 
-    return T.StructType([
-        T.StructField(ev.MESSAGE, T.StringType()),
-        T.StructField(ev.TIMESTAMP, T.LongType()),
-        T.StructField(ev.USER, T.LongType()),
-        T.StructField(ev.TRACK, T.LongType()),
-        T.StructField(ev.TIME, T.DoubleType()),
-        T.StructField(ev.LATENCY, T.DoubleType()),
-        T.StructField(ev.RECOMMENDER, T.StringType()),
-        T.StructField(ev.EXPERIMENTS, T.MapType(T.StringType(), T.StringType())),
-        T.StructField(ev.EVENT_ID, T.StringType()),
-    ])
+    types = {ev.INT: T.LongType(), ev.NUMBER: T.DoubleType(), ev.STRING: T.StringType(),
+             ev.OBJECT: T.MapType(T.StringType(), T.StringType())}
+    return T.StructType([T.StructField(name, types[kind]) for name, kind in ev.FIELDS.items()])
 
 
 def read_events(spark, paths: Iterable[str | os.PathLike]):
@@ -91,12 +84,10 @@ def read_events(spark, paths: Iterable[str | os.PathLike]):
     parquet_paths = [*parquet, *(p for p in remote if p.endswith(".parquet"))]
     if parquet_paths:
         raw = spark.read.parquet(*parquet_paths)
-        frames.append(raw.select(
-            *[F.col(c) for c in (ev.MESSAGE, ev.TIMESTAMP, ev.USER, ev.TRACK, ev.TIME,
-                                 ev.LATENCY, ev.RECOMMENDER)],
-            F.from_json(ev.EXPERIMENTS, "map<string,string>").alias(ev.EXPERIMENTS),
-            F.col(ev.EVENT_ID), F.input_file_name().alias(FILE),
-            F.monotonically_increasing_id().alias(ROW)))
+        frames.append(raw.select(  # objects are stored as their JSON text
+            *[F.from_json(f.name, f.dataType).alias(f.name) if ev.FIELDS[f.name] == ev.OBJECT
+              else F.col(f.name) for f in _schema().fields],
+            F.input_file_name().alias(FILE), F.monotonically_increasing_id().alias(ROW)))
     if not frames:
         raise DataError("no log files to read")
     # Parsed once and kept: every later pass (the file names here, the checks, the engines'
