@@ -61,20 +61,6 @@ class Batch:
             self._results = self._lane.execute(self._pipe)
         return self._results
 
-    def send(self) -> None:
-        """Send the queued commands (writes whose results nobody needs) without waiting for their
-        replies: they are read before the next batch on the same connection. The commands are in
-        Redis's socket before this returns, so Redis reads them before anything sent after them;
-        a Redis Cluster batch still waits.
-
-        Raises:
-            redis.ConnectionError, redis.TimeoutError: they could not be sent.
-        """
-        if self._lane is not None and self._count:
-            self._lane.execute(self._pipe, wait=False)
-        else:
-            self.execute()
-
     def result(self, index: int) -> Any:
         """The result of the command queued at ``index``; ``None`` when it failed."""
         if self._results is None:
@@ -87,63 +73,52 @@ class Lane:
     """The connections a process's batches to one Redis go over.
 
     A connection is taken by one batch at a time and put back only after every reply of that batch
-    was read, or, for a batch sent without waiting (:meth:`Batch.send`), with the count of replies
-    it still owes: the next batch on it reads those first. So the pool's check for leftover replies
-    on each checkout (a ``poll`` call) and its bookkeeping are not needed. A batch whose connection
-    fails (a Redis restart closed it, a timeout) is sent once more on a new connection, as the
-    client's own retry does; any other interruption drops the connection.
+    was read, so a connection at rest never holds unread data: the pool's check for leftover
+    replies on each checkout (a ``poll`` call) and its bookkeeping are not needed. A batch whose
+    connection fails (a Redis restart closed it, a timeout) is sent once more on a new connection,
+    as the client's own retry does; any other interruption drops the connection.
     """
 
     def __init__(self, client: redis.Redis) -> None:
         self._pool = client.connection_pool
-        self._idle: list[tuple[AbstractConnection, int]] = []  # connection, replies it owes
+        self._idle: list[AbstractConnection] = []
         self._pid = os.getpid()
 
-    def _take(self) -> tuple[AbstractConnection, int]:
+    def _take(self) -> AbstractConnection:
         if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use
             self._idle, self._pid = [], os.getpid()
         if self._idle:
             return self._idle.pop()
-        return self._pool.connection_class(**self._pool.connection_kwargs), 0
+        return self._pool.connection_class(**self._pool.connection_kwargs)
 
-    def execute(self, pipe: redis.client.Pipeline, wait: bool = True) -> list[Any]:
+    def execute(self, pipe: redis.client.Pipeline) -> list[Any]:
         """Send ``pipe``'s queued commands and read their replies (failed commands' errors in
-        place of their results); with ``wait`` false, return at once (no results).
+        place of their results).
 
         Raises:
             redis.ConnectionError, redis.TimeoutError: Redis failed twice in a row.
         """
         commands = pipe.command_stack
-        connection, owed = self._take()
+        connection = self._take()
         try:
             try:
-                results = _round_trip(pipe, connection, commands, owed, wait)
+                results = _round_trip(pipe, connection, commands)
             except (redis.ConnectionError, redis.TimeoutError):
                 connection.disconnect()
-                results = _round_trip(pipe, connection, commands, 0, wait)
+                results = _round_trip(pipe, connection, commands)
         except BaseException:
             connection.disconnect()
             raise
         finally:
             pipe.reset()
-        self._idle.append((connection, 0 if wait else len(commands)))
+        self._idle.append(connection)
         return results
 
 
 def _round_trip(pipe: redis.client.Pipeline, connection: AbstractConnection,
-                commands: list[tuple[tuple[Any, ...], dict[str, Any]]], owed: int,
-                wait: bool) -> list[Any]:
-    # The replies an earlier batch did not wait for come first (its writes' errors are dropped,
-    # as a waiting batch's are when nobody reads its results).
-    for _ in range(owed):
-        try:
-            connection.read_response()
-        except redis.ResponseError:
-            pass
+                commands: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
     connection.send_packed_command([_pack(connection, [args for args, _ in commands])])
     results: list[Any] = []
-    if not wait:
-        return results
     for args, options in commands:
         try:
             results.append(pipe.parse_response(connection, args[0], **options))

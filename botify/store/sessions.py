@@ -178,8 +178,7 @@ class SessionStore:
         recommended: int | None = None,
         state: Mapping[str, str] | None = None,
     ) -> None:
-        """Send the recommended track and state values now, without waiting for Redis's replies
-        (see :meth:`Batch.send`)."""
+        """Write the recommended track and state values now (one round trip)."""
         batch = Batch(client)
         self.queue_update(batch, user, recommended=recommended, state=state)
-        batch.send()
+        batch.execute()

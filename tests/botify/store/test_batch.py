@@ -90,37 +90,3 @@ def test_commands_are_written_as_redis_py_writes_them(redis_client):
     assert _pack(connection, commands) == b"".join(connection.pack_commands(commands))
     with pytest.raises(redis.DataError):
         _pack(connection, [("SET", "k", True)])
-
-
-def test_a_batch_sent_without_waiting_is_applied_and_its_replies_do_not_leak(redis_client):
-    batch = Batch(redis_client)
-    batch.add("set", "sent", "v")
-    batch.add("sadd", "sent", 1)  # WRONGTYPE: an error nobody reads
-    batch.add("incr", "counter")
-    batch.send()
-    # The next batch on the connection reads the owed replies first, then its own.
-    assert run(redis_client, ("get", "sent"), ("get", "counter"), ("client_id",))[:2] == [
-        b"v", b"1"]
-    for _ in range(3):
-        batch = Batch(redis_client)
-        batch.add("incr", "counter")
-        batch.send()
-    assert run(redis_client, ("get", "counter")) == [b"4"]
-    with pytest.raises(RuntimeError):
-        batch.result(0)
-
-
-def test_a_connection_owing_replies_and_closed_by_redis_still_serves_the_next_batch(redis_server):
-    client = open_client(redis_server.url)
-    try:
-        (first,) = run(client, ("client_id",))
-        batch = Batch(client)
-        batch.add("set", "owed", "yes")
-        batch.send()
-        killer = open_client(redis_server.url)
-        killer.client_kill_filter(_id=first)
-        killer.close()
-        second, value = run(client, ("client_id",), ("get", "owed"))
-        assert second != first and value == b"yes"
-    finally:
-        client.close()
