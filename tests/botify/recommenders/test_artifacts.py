@@ -281,3 +281,34 @@ def test_a_reader_with_a_check_interval_trusts_the_version_it_confirmed(redis_cl
     # Without an interval every lookup reads the pointer.
     load_artifact(redis_client, "lists", first)
     assert ArtifactReader(redis_client).entries("lists", [1]) == [Entry((2,))]
+
+
+def test_the_recommenders_of_a_process_share_one_reader_and_see_a_reload_together(
+        redis_client, tmp_path):
+    import time
+
+    import numpy as np
+
+    from botify.recommenders.base import RecommenderContext
+    from botify.recommenders.registry import build_recommenders
+    from botify.store.catalog import RedisCatalog, load_records
+
+    load_records(redis_client, [{"track": t, "artist": "a", "title": "t"} for t in range(1, 6)])
+    catalog = RedisCatalog(redis_client)
+    catalog.sync()
+    config = {"VERSION_CHECK_INTERVAL": 0.3}
+    context = RecommenderContext(redis_client, catalog, config, np.random.default_rng(0))
+    recommenders = build_recommenders(config, context)
+    top_pop, hybrid = recommenders["top_pop"], recommenders["hybrid"]
+    load_artifact(redis_client, "top_tracks",
+                  write_jsonl(tmp_path / "a.jsonl", [{"track": 4, "score": 1.0}]))
+    assert top_pop.reader.ranking("top_tracks").tracks.tolist() == [4]
+    time.sleep(0.15)
+    assert hybrid.reader.ranking("top_tracks").tracks.tolist() == [4]  # no new confirmation
+    load_artifact(redis_client, "top_tracks",
+                  write_jsonl(tmp_path / "b.jsonl", [{"track": 5, "score": 1.0}]))
+    time.sleep(0.2)  # 0.35 s after the one confirmation: both see the reload
+    assert top_pop.reader.ranking("top_tracks").tracks.tolist() == [5]
+    assert hybrid.reader.ranking("top_tracks").tracks.tolist() == [5]
+    other = RecommenderContext(redis_client, catalog, {}, np.random.default_rng(0))
+    assert build_recommenders({}, other)["top_pop"].reader is not top_pop.reader
