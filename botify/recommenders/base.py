@@ -11,7 +11,7 @@ checks all this against any recommender type.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,6 +44,10 @@ class Catalog(Protocol):
 
     def contains(self, track: int) -> bool:
         """Whether ``track`` is in the catalog."""
+        ...
+
+    def known(self, tracks: Iterable[int], exclude: Collection[int] = ()) -> list[int]:
+        """The ``tracks`` that are in the catalog and not in ``exclude``, in their order."""
         ...
 
 

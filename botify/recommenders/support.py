@@ -107,7 +107,7 @@ def random_new(
     candidates: Iterable[int], exclude: Collection[int], catalog: Catalog, rng: np.random.Generator
 ) -> int | None:
     """A uniformly random candidate that is in the catalog and not in ``exclude``."""
-    pool = [t for t in candidates if t not in exclude and catalog.contains(t)]
+    pool = catalog.known(candidates, exclude)
     if not pool:
         return None
     return pool[int(rng.integers(len(pool)))]

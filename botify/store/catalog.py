@@ -26,7 +26,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -376,6 +376,12 @@ class RedisCatalog:
     def contains(self, track: int) -> bool:
         """Whether ``track`` is in the catalog."""
         return track in self._current().artist_tracks
+
+    def known(self, tracks: Iterable[int], exclude: Collection[int] = ()) -> list[int]:
+        """The ``tracks`` that are in the catalog and not in ``exclude``, in their order (one
+        call for a whole list, where :meth:`contains` costs one per track)."""
+        catalog = self._current().artist_tracks
+        return [t for t in tracks if t in catalog and t not in exclude]
 
     def record(self, track: int) -> dict[str, Any] | None:
         """The record of ``track`` (``track``, ``artist``, ``title`` and extra fields), or None.

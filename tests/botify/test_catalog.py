@@ -52,6 +52,7 @@ def test_load_and_read(redis_client, catalog_file):
     assert list(catalog.artist_tracks(7)) == [7]
     assert list(catalog.artist_tracks(99)) == []
     assert catalog.contains(20) and not catalog.contains(21)
+    assert catalog.known([21, 20, 7, 99, 10, 20], exclude={10}) == [20, 7, 20]
     assert catalog.record(10) == RECORDS[0]
     assert catalog.record(99) is None
     assert catalog.info()["tracks"] == "5"
