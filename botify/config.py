@@ -53,6 +53,13 @@ DEFAULTS: dict[str, Any] = {
 
 # The keys a config file may set: the service's own, and Flask's (MAX_CONTENT_LENGTH, ...).
 KNOWN_KEYS = frozenset(DEFAULTS) | frozenset(Flask.default_config)
+PREFIX = "BOTIFY_"
+# The BOTIFY_ environment variables that are not configuration keys: the config file's path and how
+# ``botify serve`` runs its processes (botify.service.gunicorn_conf, botify.service.metrics).
+PROCESS_VARIABLES = frozenset({
+    "BOTIFY_CONFIG", "BOTIFY_WORKERS", "BOTIFY_BIND", "BOTIFY_WORKER_CLASS",
+    "BOTIFY_WORKER_CONNECTIONS", "BOTIFY_METRICS",
+})
 
 
 def config_path() -> Path | None:
@@ -78,7 +85,7 @@ def load_config(
 
     Raises:
         ConfigError: the file is missing, not valid JSON, or sets a key nothing reads (a typo,
-            or a key that was renamed).
+            or a key that was renamed); or a ``BOTIFY_`` environment variable does.
     """
     config = Config(os.getcwd())
     config.from_mapping(DEFAULTS)
@@ -90,7 +97,8 @@ def load_config(
             raise ConfigError(f"config file not found: {file}") from exc
         except ValueError as exc:
             raise ConfigError(f"config file {file} is not valid JSON: {exc}") from exc
-    config.from_prefixed_env("BOTIFY")
+    _check_environment()
+    config.from_prefixed_env(PREFIX.rstrip("_"))
     if os.environ.get("REDIS_URL") and not os.environ.get("BOTIFY_REDIS_URL"):
         config["REDIS_URL"] = os.environ["REDIS_URL"]
     if overrides:
@@ -104,8 +112,22 @@ def _load_json(handle) -> dict[str, Any]:
         raise ValueError("the top level must be an object")
     unknown = sorted(set(data) - KNOWN_KEYS)
     if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(KNOWN_KEYS), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ConfigError(f"config file {handle.name}: unknown key {unknown[0]}{hint}; the keys "
-                          f"are {', '.join(DEFAULTS)} and Flask's own")
+        raise ConfigError(f"config file {handle.name}: unknown key {unknown[0]}"
+                          f"{_closest(unknown[0], KNOWN_KEYS)}; the keys are "
+                          f"{', '.join(DEFAULTS)} and Flask's own")
     return data
+
+
+def _check_environment() -> None:
+    """Refuse a ``BOTIFY_`` variable that sets no key (``BOTIFY_A__B`` sets ``B`` inside ``A``)."""
+    for name in sorted(os.environ):
+        key = name[len(PREFIX):].split("__")[0]
+        if name.startswith(PREFIX) and name not in PROCESS_VARIABLES and key not in KNOWN_KEYS:
+            known = {PREFIX + k for k in KNOWN_KEYS} | PROCESS_VARIABLES
+            raise ConfigError(f"environment variable {name}: {key} is not a configuration key"
+                              f"{_closest(name, known)}")
+
+
+def _closest(name: str, known: frozenset[str] | set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

@@ -35,3 +35,27 @@ def test_a_config_key_nothing_reads_is_named_with_the_likely_one(tmp_path):
 
 def test_one_client_per_url(redis_server):
     assert connect(redis_server.url) is connect(redis_server.url)
+
+
+def test_a_botify_variable_that_sets_no_key_is_named_with_the_likely_one(monkeypatch):
+    monkeypatch.setenv("BOTIFY_WORKERS", "3")  # how serve runs, not a key: accepted
+    monkeypatch.setenv("BOTIFY_RECOMMENDERS__mine__type", "random")  # nested: sets RECOMMENDERS
+    assert load_config()["RECOMMENDERS"] == {"mine": {"type": "random"}}
+    monkeypatch.setenv("BOTIFY_SESION_TTL", "5")
+    with pytest.raises(ConfigError, match=r"BOTIFY_SESION_TTL: SESION_TTL is not a configuration "
+                                          r"key \(did you mean BOTIFY_SESSION_TTL\?\)"):
+        load_config()
+
+
+def test_every_botify_variable_the_code_reads_is_a_key_or_a_declared_process_variable():
+    import re
+    from pathlib import Path
+
+    from botify.config import KNOWN_KEYS, PREFIX, PROCESS_VARIABLES
+
+    package = Path(__file__).resolve().parents[2] / "botify"
+    read = {name for file in package.rglob("*.py") if file.name != "config.py"  # it declares them
+            for name in re.findall(r"[\"'](BOTIFY_[A-Z_]+)[\"']", file.read_text())}
+    # config.py itself reads the file's path, BOTIFY_CONFIG.
+    assert {n for n in read if n[len(PREFIX):] not in KNOWN_KEYS} | {"BOTIFY_CONFIG"} == (
+        PROCESS_VARIABLES)
