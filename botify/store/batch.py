@@ -87,9 +87,10 @@ class Lane:
     def _take(self) -> AbstractConnection:
         if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use
             self._idle, self._pid = [], os.getpid()
-        if self._idle:
-            return self._idle.pop()
-        return self._pool.connection_class(**self._pool.connection_kwargs)
+        try:
+            return self._idle.pop()  # one step, so that two threads never take the same one
+        except IndexError:
+            return self._pool.connection_class(**self._pool.connection_kwargs)
 
     def execute(self, pipe: redis.client.Pipeline) -> list[Any]:
         """Send ``pipe``'s queued commands and read their replies (failed commands' errors in
