@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from botify.recommenders.support import READERS_ATTRIBUTE
 from botify.store import EmbeddedRedis, connect
 
 
@@ -16,7 +17,9 @@ def redis_server():
 
 @pytest.fixture()
 def redis_client(redis_server):
-    """A client of the session's Redis, flushed before each test."""
+    """A client of the session's Redis, flushed before each test (and without the artifact
+    versions an earlier test's recommenders remembered)."""
     client = connect(redis_server.url)
     client.flushdb()
+    vars(client).pop(READERS_ATTRIBUTE, None)
     return client

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -58,19 +57,20 @@ def session_store(context: RecommenderContext) -> SessionStore:
     return SessionStore(int(context.config.get("SESSION_TTL", 3600)))
 
 
-# The artifact readers of a process: Redis client -> check interval -> reader.
-_readers: weakref.WeakKeyDictionary[Any, dict[float, ArtifactReader]] = weakref.WeakKeyDictionary()
+# The attribute of a Redis client that holds its artifact readers (check interval -> reader): they
+# go away with the client.
+READERS_ATTRIBUTE = "_botify_artifact_readers"
 
 
 def artifact_reader(context: RecommenderContext) -> ArtifactReader:
     """The artifact reader over the context's Redis, checking versions as often as configured.
 
-    Every recommender of a process shares it, so they all move to a reloaded version at once: one
-    decoded ranking per name serves them all, instead of readers on the old and on the new version
-    each decoding theirs in turn until both have seen the reload.
+    Every recommender on the same client shares it, so they all move to a reloaded version at once:
+    one decoded ranking per name serves them all, instead of readers on the old and on the new
+    version each decoding theirs in turn until both have seen the reload.
     """
     interval = float(context.config.get("VERSION_CHECK_INTERVAL", 0))
-    readers = _readers.setdefault(context.redis, {})
+    readers = vars(context.redis).setdefault(READERS_ATTRIBUTE, {})
     if interval not in readers:
         readers[interval] = ArtifactReader(context.redis, interval)
     return readers[interval]
