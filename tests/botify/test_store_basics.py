@@ -53,9 +53,13 @@ def test_every_botify_variable_the_code_reads_is_a_key_or_a_declared_process_var
 
     from botify.config import KNOWN_KEYS, PREFIX, PROCESS_VARIABLES
 
-    package = Path(__file__).resolve().parents[2] / "botify"
-    read = {name for file in package.rglob("*.py") if file.name != "config.py"  # it declares them
-            for name in re.findall(r"[\"'](BOTIFY_[A-Z_]+)[\"']", file.read_text())}
-    # config.py itself reads the file's path, BOTIFY_CONFIG.
-    assert {n for n in read if n[len(PREFIX):] not in KNOWN_KEYS} | {"BOTIFY_CONFIG"} == (
-        PROCESS_VARIABLES)
+    root = Path(__file__).resolve().parents[2]
+
+    def variables(directory: str) -> set[str]:
+        return {name for file in (root / directory).rglob("*.py") if file.name != "config.py"
+                for name in re.findall(r"[\"'](BOTIFY_[A-Z_]+)[\"']", file.read_text())
+                if name[len(PREFIX):] not in KNOWN_KEYS}
+
+    # config.py declares the list and reads the file's path, BOTIFY_CONFIG, itself.
+    assert variables("botify") | {"BOTIFY_CONFIG"} == PROCESS_VARIABLES
+    assert variables("sim") | variables("bench") <= PROCESS_VARIABLES
