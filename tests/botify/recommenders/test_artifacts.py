@@ -283,7 +283,7 @@ def test_a_reader_with_a_check_interval_trusts_the_version_it_confirmed(redis_cl
     assert ArtifactReader(redis_client).entries("lists", [1]) == [Entry((2,))]
 
 
-def test_the_recommenders_of_a_process_share_one_reader_and_see_a_reload_together(
+def test_the_recommenders_on_one_client_share_one_reader_and_see_a_reload_together(
         redis_client, tmp_path):
     import time
 
