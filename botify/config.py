@@ -54,17 +54,29 @@ DEFAULTS: dict[str, Any] = {
 # The keys a config file may set: the service's own, and Flask's (MAX_CONTENT_LENGTH, ...).
 KNOWN_KEYS = frozenset(DEFAULTS) | frozenset(Flask.default_config)
 PREFIX = "BOTIFY_"
-# The BOTIFY_ environment variables that are not configuration keys: the config file's path and how
-# ``botify serve`` runs its processes (botify.service.gunicorn_conf, botify.service.metrics).
+# The BOTIFY_ environment variables that are not configuration keys: the config file's path, and
+# how ``botify serve`` runs its processes (read by botify.service.gunicorn_conf and
+# botify.service.metrics).
+CONFIG_VARIABLE = "BOTIFY_CONFIG"
+WORKERS_VARIABLE = "BOTIFY_WORKERS"
+BIND_VARIABLE = "BOTIFY_BIND"
+WORKER_CLASS_VARIABLE = "BOTIFY_WORKER_CLASS"
+WORKER_CONNECTIONS_VARIABLE = "BOTIFY_WORKER_CONNECTIONS"
+METRICS_VARIABLE = "BOTIFY_METRICS"
 PROCESS_VARIABLES = frozenset({
-    "BOTIFY_CONFIG", "BOTIFY_WORKERS", "BOTIFY_BIND", "BOTIFY_WORKER_CLASS",
-    "BOTIFY_WORKER_CONNECTIONS", "BOTIFY_METRICS",
+    CONFIG_VARIABLE, WORKERS_VARIABLE, BIND_VARIABLE, WORKER_CLASS_VARIABLE,
+    WORKER_CONNECTIONS_VARIABLE, METRICS_VARIABLE,
 })
+
+
+def metrics_enabled() -> bool:
+    """Whether the service's metrics are on: ``BOTIFY_METRICS`` is not 0, false, no or off."""
+    return os.environ.get(METRICS_VARIABLE, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def config_path() -> Path | None:
     """The config file in effect: ``$BOTIFY_CONFIG``, else ``./config.json`` when it exists."""
-    explicit = os.environ.get("BOTIFY_CONFIG")
+    explicit = os.environ.get(CONFIG_VARIABLE)
     if explicit:
         return Path(explicit)
     local = Path("config.json")

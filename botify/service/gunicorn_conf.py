@@ -50,9 +50,17 @@ import signal
 import tempfile
 import warnings
 
-worker_class = os.environ.get("BOTIFY_WORKER_CLASS", "gevent")
-workers = int(os.environ.get("BOTIFY_WORKERS", "2"))
-bind = os.environ.get("BOTIFY_BIND", "127.0.0.1:5001")
+from botify.config import (
+    BIND_VARIABLE,
+    WORKER_CLASS_VARIABLE,
+    WORKER_CONNECTIONS_VARIABLE,
+    WORKERS_VARIABLE,
+    metrics_enabled,
+)
+
+worker_class = os.environ.get(WORKER_CLASS_VARIABLE, "gevent")
+workers = int(os.environ.get(WORKERS_VARIABLE, "2"))
+bind = os.environ.get(BIND_VARIABLE, "127.0.0.1:5001")
 
 
 def _env_count(name: str, default: int) -> int:
@@ -71,7 +79,7 @@ def _env_count(name: str, default: int) -> int:
     return int(text)
 
 
-worker_connections = _env_count("BOTIFY_WORKER_CONNECTIONS", 1000)
+worker_connections = _env_count(WORKER_CONNECTIONS_VARIABLE, 1000)
 keepalive = 2
 timeout = 30
 graceful_timeout = 10
@@ -208,12 +216,6 @@ def start_metrics_dir() -> str | None:
         _metrics_dir_made.append(directory)
         os.environ[METRICS_DIR_ENV] = directory
     return directory
-
-
-def metrics_enabled() -> bool:
-    """Whether ``BOTIFY_METRICS`` leaves the metrics on (the rule of ``botify.service.metrics``,
-    which cannot be imported before the directory is set up)."""
-    return os.environ.get("BOTIFY_METRICS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def remove_metrics_dir() -> None:

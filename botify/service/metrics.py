@@ -23,22 +23,15 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from botify.config import metrics_enabled
+
 if TYPE_CHECKING:
     from flask import Flask
 
     from botify.service.app import BotifyService
 
-ENV = "BOTIFY_METRICS"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def enabled() -> bool:
-    """Whether the metrics are on (``BOTIFY_METRICS`` is not 0, false, no or off; the same rule as
-    ``botify.service.gunicorn_conf.metrics_enabled``)."""
-    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-ENABLED = enabled()
+ENABLED = metrics_enabled()
 
 # Request latencies: sub-millisecond when served from memory, tens of ms under load.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
