@@ -12,6 +12,10 @@ scores for candidate tracks and answers the best one it has not played:
   (``embeddings``, learned from the logs) into a query; each candidate adds ``embedding_weight``
   times the cosine of its embedding with the query. When no list has a candidate, the query is
   scored against the whole catalog (one float32 matrix product).
+- **What the user liked before.** Each track of the user's ``liked`` list (tracks they heard
+  through in earlier sessions) is a candidate too, adding ``liked_weight`` times the square of its
+  cosine with the query (0 when negative): a returning listener's session of a taste they had
+  before brings back the tracks they enjoyed then, and those of their other tastes stay out.
 - **Artist fatigue.** A positive score is multiplied by ``artist_penalty ** k``, ``k`` the number
   of tracks by the candidate's artist already played in the session: listen time falls by about
   that factor with each further track of one artist (``botify tune artist-penalty`` estimates it
@@ -21,7 +25,8 @@ scores for candidate tracks and answers the best one it has not played:
   generator).
 
 Nothing played in the session is answered again; with no candidate at all, the fallback answers.
-Two round trips per request: the session with the embeddings' version, then the lists.
+Two round trips per request: the session with the embeddings' version and the user's liked
+tracks, then the lists.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import numpy as np
 from botify.params import param
 from botify.recommenders.base import RecommenderContext
 from botify.recommenders.support import SessionRecommender, last_resort
-from botify.store.artifacts import PER_TRACK, Entry
+from botify.store.artifacts import PER_TRACK, PER_USER, Entry
 from botify.store.batch import Batch
 from botify.store.embeddings import EMBEDDINGS, Embeddings, EmbeddingsReader
 
@@ -97,6 +102,10 @@ class Adaptive(SessionRecommender):
         embeddings: str | None = param("hybrid_mf_embeddings", "item embeddings the session "
                                        "query is built over (none: lists only)",
                                        artifact=EMBEDDINGS)
+        liked: str | None = param("liked", "per-user lists of the tracks each user heard "
+                                  "through before (none: not used)", artifact=PER_USER)
+        liked_weight: float = param(2.0, "weight of a liked track's squared cosine with the "
+                                    "session query", low=0.0)
         recent: int = param(10, "the session's last listens that vote", low=1)
         depth: int = param(25, "tracks of each list that are voted for", low=1)
         decay: float = param(20.0, "rank at which a list's vote is halved", low=1e-6)
@@ -132,12 +141,18 @@ class Adaptive(SessionRecommender):
         entries: list[Entry | None],
         embeddings: Embeddings | None,
         heard: set[int],
+        liked: Entry | None = None,
     ) -> dict[int, float]:
         """Every candidate's score, the session's tracks left out (see the module docstring)."""
         p = self.params
         scores = list_support(recent, entries, p.skip_time, p.decay, p.depth)
         units = self.units(embeddings) if embeddings else None
         query = session_query(recent, units, p.skip_time) if units is not None else None
+        if query is not None and liked is not None and p.liked_weight > 0:
+            rows = [t for t in liked.tracks if 0 <= t < len(units) and t not in heard]
+            cosines = np.maximum(units[rows] @ query, 0.0).tolist() if rows else []
+            for track, cosine in zip(rows, cosines, strict=True):
+                scores[track] = scores.get(track, 0.0) + p.liked_weight * cosine * cosine
         if query is not None:
             if not scores:
                 size = min(QUERY_CANDIDATES + len(heard), len(units))
@@ -180,11 +195,13 @@ class Adaptive(SessionRecommender):
         session = self.sessions.queue_observe(batch, user, prev_track, prev_time, recent=True)
         vectors = (self.embeddings_reader.queue(batch, self.params.embeddings)
                    if self.params.embeddings else lambda: None)
+        liked = (self.reader.queue_entries(batch, self.params.liked, [user])
+                 if self.params.liked else lambda: [None])
         batch.execute()
         state = session()
         recent = state.recent[: self.params.recent]
         entries = self.reader.entries(self.params.lists, [t for t, _ in recent])
-        track = self.choose(self.scores(recent, entries, vectors(), state.heard))
+        track = self.choose(self.scores(recent, entries, vectors(), state.heard, liked()[0]))
         if track is None:
             track = last_resort(self.fallback, self.random, user, prev_track, prev_time,
                                 state.heard)

@@ -41,7 +41,8 @@ def make(redis_client, catalog, tmp_path, build):
                   write_jsonl(tmp_path / "top.jsonl", [{"track": 59, "score": 1.0}]))
 
     def adaptive(embeddings: np.ndarray | None = None, seed: int = 0, **params):
-        spec = {"type": "adaptive", "lists": "planted", "embeddings": None, **params}
+        spec = {"type": "adaptive", "lists": "planted", "embeddings": None, "liked": None,
+                **params}
         if embeddings is not None:
             np.save(tmp_path / "vectors.npy", embeddings)
             load_artifact(redis_client, "vectors", tmp_path / "vectors.npy")
@@ -104,6 +105,22 @@ def test_without_list_candidates_the_query_is_scored_over_the_catalog(make):
     adaptive = make(planted)
     assert play(adaptive, 1, (50, 1.0)) == 20
     assert play(adaptive, 1, (20, 0.0)) == 30
+
+
+def test_what_the_user_liked_before_comes_back_when_it_is_near_the_session(
+    make, redis_client, tmp_path
+):
+    # 5's list [6, 7] votes 0.7 and 0.667, and 6 and 7 are orthogonal to the query (5's vector).
+    # User 7 liked 30, close to the query, and 10, orthogonal to it; user 9 liked only 10.
+    liked = [{"user": 7, "tracks": [30, 10]}, {"user": 9, "tracks": [10]}]
+    load_artifact(redis_client, "liked_before", write_jsonl(tmp_path / "liked.jsonl", liked))
+    planted = vectors({5: (1.0, 0.0), 30: (1.0, 0.05), 10: (0.0, 1.0)})
+    adaptive = make(planted, liked="liked_before")
+    assert play(adaptive, 7, (5, 1.0)) == 30
+    assert play(adaptive, 7, (30, 1.0)) == 6  # never again in the session
+    assert play(adaptive, 9, (5, 1.0)) == 6  # a liked track of another taste stays out
+    assert play(adaptive, 8, (5, 1.0)) == 6  # no list of likes
+    assert play(make(planted, liked="liked_before", liked_weight=0.0), 7, (5, 1.0)) == 6
 
 
 def test_embeddings_of_fewer_tracks_than_the_query_scores(make):

@@ -42,8 +42,9 @@ def test_the_contract(name, tmp_path):
 
 
 def test_the_defaults_are_the_builtins_but_the_slow_or_comparative_ones():
-    # the slower or comparative models are trained when named (--models)
-    assert set(default_models()) == set(BUILTINS) - {"ranker_cosine", "sasrec", "hybrid_mf"}
+    # the slower, comparative or special-purpose models are trained when named (--models)
+    named = {"ranker_cosine", "sasrec", "hybrid_mf", "liked"}
+    assert set(default_models()) == set(BUILTINS) - named
     assert TrainSettings().models == default_models()
     assert {"top_tracks", "i2i_cooc", "ranker", "multidae", "als"} <= set(BUILTINS)
 
