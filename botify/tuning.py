@@ -2,7 +2,9 @@
 
 ``botify tune artist-penalty`` fits Adaptive's artist penalty on event logs
 (:mod:`botify.training.fatigue`). ``botify tune favorites-threshold`` finds the like threshold of
-Favorites by ternary search over simulated sessions (:data:`THRESHOLD_SEARCH`).
+Favorites by ternary search over simulated sessions (:data:`THRESHOLD_SEARCH`). ``botify tune
+values`` plays simulated sessions once per value of any recommender's parameter
+(:data:`VALUES_PROBE`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,18 @@ likes and sessions. So two probes differ only by the threshold, and the noise of
 does not steer the search. Mean session time is assumed unimodal in the threshold.
 """
 
+VALUES_PROBE = """Play the same planned sessions once per value of one parameter of a recommender.
+
+Every probe plays the same sessions of the simulator (common random numbers: the same users,
+tastes, first tracks and budget draws, and the recommender's generator seeded the same) against the
+recommender in process, on a private Redis that holds the world's tracks as the catalog and the
+artifacts, and starts every probe empty of sessions and likes. So two probes differ only by the
+value. The recommender is an entry of RECOMMENDERS (config.json): its other parameters are the
+entry's, except its fallback, which is none (a random track). The artifacts are config.json's
+ARTIFACTS that exist, and those given with --artifact. A value is read as JSON (2, 0.5, null,
+true, "text"); anything else is a string.
+"""
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -37,7 +51,7 @@ class Probe:
         sem: its standard error (informative only: the search compares paired runs).
     """
 
-    x: float
+    x: Any
     value: float
     sem: float = float("nan")
 
@@ -144,7 +158,7 @@ class RecommenderObjective:
         for start in range(0, len(keys), 1000):
             self.redis.unlink(*keys[start : start + 1000])
 
-    def __call__(self, x: float) -> Probe:
+    def __call__(self, x: Any) -> Probe:
         """Play the planned sessions with the knob set to ``x``; the mean session time."""
         from botify.params import declared, parse
         from botify.recommenders.base import RecommenderContext
@@ -183,18 +197,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=THRESHOLD_SEARCH,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    threshold.add_argument("--world", metavar="DIR", help="a world directory (default: generate)")
-    threshold.add_argument("--tracks", type=int, default=2000, help="generated world: tracks")
-    threshold.add_argument("--users", type=int, default=500, help="generated world: users")
-    threshold.add_argument("--world-seed", type=int, default=0, help="generated world: seed")
-    threshold.add_argument("--episodes", type=int, default=1000, help="sessions per probe (1000)")
+    _add_world_arguments(threshold)
     threshold.add_argument("--iterations", type=int, default=6, help="ternary steps (6)")
-    threshold.add_argument("--seed", type=int, default=0, help="seed of sessions and recommender")
     threshold.add_argument(
         "--recommender", default="favorites",
         help="the favorites entry of RECOMMENDERS whose other parameters are used (favorites)",
     )
     threshold.set_defaults(func=run_tune_threshold)
+    values = what.add_parser(
+        "values",
+        help="mean session time for each value of one parameter of a recommender",
+        description=VALUES_PROBE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    values.add_argument("recommender", help="an entry of RECOMMENDERS (e.g. adaptive)")
+    values.add_argument("param", help="the parameter probed (e.g. liked_weight)")
+    values.add_argument("values", nargs="+", metavar="VALUE", help="the values probed")
+    values.add_argument("--artifact", action="append", default=[], metavar="NAME=FILE",
+                        help="an artifact to load (JSONL, or .npy embeddings); repeatable")
+    _add_world_arguments(values)
+    values.set_defaults(func=run_tune_values)
     fatigue = what.add_parser(
         "artist-penalty",
         help="the artist penalty of adaptive, fitted on event logs",
@@ -208,6 +230,103 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fatigue.add_argument("--recommender", default="adaptive",
                          help="the entry of RECOMMENDERS the value is meant for (adaptive)")
     fatigue.set_defaults(func=run_tune_artist_penalty)
+
+
+def _add_world_arguments(parser: argparse.ArgumentParser) -> None:
+    """The world and the sessions a simulated probe plays."""
+    parser.add_argument("--world", metavar="DIR", help="a world directory (default: generate)")
+    parser.add_argument("--tracks", type=int, default=2000, help="generated world: tracks")
+    parser.add_argument("--users", type=int, default=500, help="generated world: users")
+    parser.add_argument("--world-seed", type=int, default=0, help="generated world: seed")
+    parser.add_argument("--episodes", type=int, default=1000, help="sessions per probe (1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of sessions and recommender")
+
+
+def _check_counts(args: argparse.Namespace, *flags: str) -> None:
+    from botify.errors import ConfigError
+
+    for flag in ("episodes", "tracks", "users", *flags):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+
+
+def _configured_artifacts(config: Mapping[str, Any]) -> dict[str, str]:
+    """The config's ARTIFACTS whose files exist."""
+    return {
+        name: file for name, file in (config.get("ARTIFACTS") or {}).items() if Path(file).exists()
+    }
+
+
+def _value(text: str) -> Any:
+    """A command-line value: JSON when it parses, else the text itself."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def run_tune_values(args: argparse.Namespace, out=None) -> int:
+    """Handler of ``botify tune values``."""
+    from botify.config import load_config
+    from botify.errors import ConfigError, DataError
+    from botify.params import declared, parse
+    from botify.recommenders.registry import configured
+    from botify.registry import RECOMMENDER_TYPES
+    from botify.store.redis_server import EmbeddedRedis
+
+    out = out or sys.stdout
+    _check_counts(args)
+    config = load_config()
+    params = configured(config).get(args.recommender)
+    if params is None:
+        known = ", ".join(sorted(configured(config)))
+        raise ConfigError(f"no recommender {args.recommender!r} in RECOMMENDERS (known: {known})")
+    cls = RECOMMENDER_TYPES.get(params["type"], f"RECOMMENDERS[{args.recommender!r}]")
+    where = f"RECOMMENDERS[{args.recommender!r}] ({params['type']})"
+    others = {k: v for k, v in params.items() if k not in ("type", "fallback", args.param)}
+    values = [_value(text) for text in args.values]
+    for value in values:  # every value is checked before anything is played
+        parse(declared(cls), {**others, args.param: value}, where)
+    artifacts = _configured_artifacts(config)
+    for spec in args.artifact:
+        name, sep, file = spec.partition("=")
+        if not sep or not name or not file:
+            raise ConfigError(f"--artifact must be NAME=FILE, got {spec!r}")
+        if not Path(file).is_file():
+            raise DataError(f"--artifact {name}: no file {file}")
+        artifacts[name] = file
+    world = _world(args)
+    print(
+        f"probing {args.param} of {args.recommender} on {world.n_tracks} tracks, "
+        f"{world.n_users} users, {args.episodes} sessions per probe (seed {args.seed})",
+        file=out, flush=True,
+    )
+    probes = []
+    with EmbeddedRedis() as server:
+        objective = RecommenderObjective(
+            world, server.url, params["type"], others, args.param, args.episodes, args.seed,
+            artifacts=artifacts,
+        )
+        for value in values:
+            probes.append(objective(value))
+            print(f"{args.param} {_json_text(value)}: mean session time {probes[-1].value:.4f} "
+                  f"(± {probes[-1].sem:.4f})", file=out, flush=True)
+    best = max(probes, key=lambda probe: probe.value)
+    print(
+        f"best: {args.param} {_json_text(best.x)} (mean session time {best.value:.4f}); set it as "
+        f'"{args.param}" of RECOMMENDERS["{args.recommender}"] in config.json or a plan',
+        file=out, flush=True,
+    )
+    return 0
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as it is written in config.json."""
+    import json
+
+    return json.dumps(value)
 
 
 def run_tune_artist_penalty(args: argparse.Namespace, out=None) -> int:
@@ -237,9 +356,7 @@ def run_tune_threshold(args: argparse.Namespace, out=None) -> int:
     from botify.store.redis_server import EmbeddedRedis
 
     out = out or sys.stdout
-    for flag in ("episodes", "iterations", "tracks", "users"):
-        if getattr(args, flag) < 1:
-            raise ConfigError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    _check_counts(args, "iterations")
     from botify.recommenders.registry import configured
 
     config = load_config()
@@ -249,9 +366,7 @@ def run_tune_threshold(args: argparse.Namespace, out=None) -> int:
     elif params.get("type") != "favorites":
         raise ConfigError(f"RECOMMENDERS[{args.recommender!r}] is not a favorites recommender")
     world = _world(args)
-    artifacts = {
-        name: file for name, file in (config.get("ARTIFACTS") or {}).items() if Path(file).exists()
-    }
+    artifacts = _configured_artifacts(config)
     print(
         f"tuning the favorites threshold on {world.n_tracks} tracks, {world.n_users} users, "
         f"{args.episodes} sessions per probe (seed {args.seed}), {args.iterations} iterations",
