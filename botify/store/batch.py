@@ -77,9 +77,6 @@ class Lane:
     replies on each checkout (a ``poll`` call) and its bookkeeping are not needed. A batch whose
     connection fails (a Redis restart closed it, a timeout) is sent once more on a new connection,
     as the client's own retry does; any other interruption drops the connection.
-
-    The connections are checked out of the client's pool once and kept: they count toward its
-    ``max_connections``, and the client's ``close()`` closes them.
     """
 
     def __init__(self, client: redis.Redis) -> None:
@@ -93,7 +90,7 @@ class Lane:
         try:
             return self._idle.pop()  # one step, so that two threads never take the same one
         except IndexError:
-            return self._pool.get_connection()
+            return self._pool.connection_class(**self._pool.connection_kwargs)
 
     def execute(self, pipe: redis.client.Pipeline) -> list[Any]:
         """Send ``pipe``'s queued commands and read their replies (failed commands' errors in
@@ -112,7 +109,6 @@ class Lane:
                 results = _round_trip(pipe, connection, commands)
         except BaseException:
             connection.disconnect()
-            self._pool.release(connection)
             raise
         finally:
             pipe.reset()

@@ -81,28 +81,6 @@ def test_each_client_has_its_own_lane(redis_server):
         b.close()
 
 
-def test_a_lane_connects_through_its_clients_pool_and_closes_with_it(redis_server):
-    client, observer = open_client(redis_server.url), open_client(redis_server.url)
-
-    def connected() -> int:
-        return len(observer.client_list())
-
-    try:
-        before = connected()
-        (first,) = run(client, ("client_id",))
-        assert connected() == before + 1
-        counts = {attributes["db.client.connection.state"]: count
-                  for count, attributes in client.connection_pool.get_connection_count()}
-        assert counts["used"] == 1  # checked out of the client's pool, and kept
-        client.close()
-        assert connected() == before
-        (second,) = run(client, ("client_id",))  # a closed client's lane connects again
-        assert second != first
-    finally:
-        client.close()
-        observer.close()
-
-
 def test_commands_are_written_as_redis_py_writes_them(redis_client):
     from botify.store.batch import _pack
 
