@@ -13,9 +13,10 @@ scores for candidate tracks and answers the best one it has not played:
   times the cosine of its embedding with the query. When no list has a candidate, the query is
   scored against the whole catalog (one float32 matrix product).
 - **What the user liked before.** Each track of the user's ``liked`` list (tracks they heard
-  through in earlier sessions) is a candidate too, adding ``liked_weight`` times the square of its
-  cosine with the query (0 when negative): a returning listener's session of a taste they had
-  before brings back the tracks they enjoyed then, and those of their other tastes stay out.
+  through in earlier sessions) whose cosine with the query is positive is a candidate too, adding
+  ``liked_weight`` times the square of that cosine: a returning listener's session of a taste
+  they had before brings back the tracks they enjoyed then, and those of their other tastes stay
+  out. It needs the embeddings (without them the liked lists are not read).
 - **Artist fatigue.** A positive score is multiplied by ``artist_penalty ** k``, ``k`` the number
   of tracks by the candidate's artist already played in the session: listen time falls by about
   that factor with each further track of one artist (``botify tune artist-penalty`` estimates it
@@ -103,7 +104,8 @@ class Adaptive(SessionRecommender):
                                        "query is built over (none: lists only)",
                                        artifact=EMBEDDINGS)
         liked: str | None = param("liked", "per-user lists of the tracks each user heard "
-                                  "through before (none: not used)", artifact=PER_USER)
+                                  "through before (none, or no embeddings: not used)",
+                                  artifact=PER_USER)
         liked_weight: float = param(2.0, "weight of a liked track's squared cosine with the "
                                     "session query", low=0.0)
         recent: int = param(10, "the session's last listens that vote", low=1)
@@ -148,16 +150,17 @@ class Adaptive(SessionRecommender):
         scores = list_support(recent, entries, p.skip_time, p.decay, p.depth)
         units = self.units(embeddings) if embeddings else None
         query = session_query(recent, units, p.skip_time) if units is not None else None
-        if query is not None and liked is not None and p.liked_weight > 0:
-            rows = [t for t in liked.tracks if 0 <= t < len(units) and t not in heard]
-            cosines = np.maximum(units[rows] @ query, 0.0).tolist() if rows else []
-            for track, cosine in zip(rows, cosines, strict=True):
-                scores[track] = scores.get(track, 0.0) + p.liked_weight * cosine * cosine
         if query is not None:
             if not scores:
                 size = min(QUERY_CANDIDATES + len(heard), len(units))
                 top = np.argpartition(-(units @ query), size - 1)[:size]
                 scores = dict.fromkeys(top.tolist(), 0.0)
+            if liked is not None and p.liked_weight > 0:
+                rows = [t for t in liked.tracks if 0 <= t < len(units) and t not in heard]
+                cosines = (units[rows] @ query).tolist() if rows else []
+                for track, cosine in zip(rows, cosines, strict=True):
+                    if cosine > 0:  # a track of another taste stays out
+                        scores[track] = scores.get(track, 0.0) + p.liked_weight * cosine**2
             if p.embedding_weight > 0:
                 rows = [t for t in scores if 0 <= t < len(units)]
                 cosines = units[rows] @ query
@@ -196,7 +199,7 @@ class Adaptive(SessionRecommender):
         vectors = (self.embeddings_reader.queue(batch, self.params.embeddings)
                    if self.params.embeddings else lambda: None)
         liked = (self.reader.queue_entries(batch, self.params.liked, [user])
-                 if self.params.liked else lambda: [None])
+                 if self.params.liked and self.params.embeddings else lambda: [None])
         batch.execute()
         state = session()
         recent = state.recent[: self.params.recent]

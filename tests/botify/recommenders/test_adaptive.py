@@ -123,6 +123,17 @@ def test_what_the_user_liked_before_comes_back_when_it_is_near_the_session(
     assert play(make(planted, liked="liked_before", liked_weight=0.0), 7, (5, 1.0)) == 6
 
 
+def test_a_liked_track_of_another_taste_leaves_the_catalog_wide_query_alone(
+    make, redis_client, tmp_path
+):
+    # No list for 50: its nearest tracks by the query are 20, then 30. User 7 liked 10, which
+    # points away from the query: it is no candidate, and the query still scores the catalog.
+    load_artifact(redis_client, "liked_before",
+                  write_jsonl(tmp_path / "liked.jsonl", [{"user": 7, "tracks": [10]}]))
+    planted = vectors({50: (1.0, 0.0), 20: (1.0, 0.1), 30: (1.0, 0.3), 10: (-1.0, 0.2)})
+    assert play(make(planted, liked="liked_before"), 7, (50, 1.0)) == 20
+
+
 def test_embeddings_of_fewer_tracks_than_the_query_scores(make):
     # Twenty rows only (fewer than the catalog-wide query's candidates): 10's nearest is 12.
     planted = vectors({10: (1.0, 0.0), 12: (1.0, 0.1)})[:20]
