@@ -185,7 +185,7 @@ class RecommenderObjective:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``tune favorites-threshold`` and ``tune artist-penalty``."""
+    """Add ``tune favorites-threshold``, ``tune values`` and ``tune artist-penalty``."""
     tune = subparsers.add_parser(
         "tune", help="tune recommender constants on event logs or the simulator",
         description="Tune recommender constants on event logs or simulated sessions.",
@@ -271,6 +271,7 @@ def run_tune_values(args: argparse.Namespace, out=None) -> int:
     """Handler of ``botify tune values``."""
     from botify.config import load_config
     from botify.errors import ConfigError, DataError
+    from botify.params import artifacts as artifact_params
     from botify.params import declared, parse
     from botify.recommenders.registry import configured
     from botify.registry import RECOMMENDER_TYPES
@@ -285,10 +286,12 @@ def run_tune_values(args: argparse.Namespace, out=None) -> int:
         raise ConfigError(f"no recommender {args.recommender!r} in RECOMMENDERS (known: {known})")
     cls = RECOMMENDER_TYPES.get(params["type"], f"RECOMMENDERS[{args.recommender!r}]")
     where = f"RECOMMENDERS[{args.recommender!r}] ({params['type']})"
+    if args.param in ("type", "fallback"):
+        raise ConfigError(f"{args.param} cannot be probed: the probes play the recommender alone")
     others = {k: v for k, v in params.items() if k not in ("type", "fallback", args.param)}
     values = [_value(text) for text in args.values]
-    for value in values:  # every value is checked before anything is played
-        parse(declared(cls), {**others, args.param: value}, where)
+    # Every value is checked before anything is played.
+    parsed = [parse(declared(cls), {**others, args.param: value}, where) for value in values]
     artifacts = _configured_artifacts(config)
     for spec in args.artifact:
         name, sep, file = spec.partition("=")
@@ -297,6 +300,11 @@ def run_tune_values(args: argparse.Namespace, out=None) -> int:
         if not Path(file).is_file():
             raise DataError(f"--artifact {name}: no file {file}")
         artifacts[name] = file
+    named = {name: kind for instance in parsed for name, kind in artifact_params(instance).items()}
+    for name, kind in sorted(named.items()):
+        if name not in artifacts:
+            print(f"note: the {kind} artifact {name!r} is not loaded (give it with --artifact "
+                  f"{name}=FILE); {args.recommender} plays without it", file=out, flush=True)
     world = _world(args)
     print(
         f"probing {args.param} of {args.recommender} on {world.n_tracks} tracks, "

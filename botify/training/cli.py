@@ -78,8 +78,8 @@ def _common(parser: argparse.ArgumentParser, required: bool = True) -> None:
         "--threshold",
         type=float,
         default=0.8,
-        help="a listen is a positive when time > THRESHOLD: MultiDAE and ALS feedback, and "
-        "relevance in the evaluation (default 0.8)",
+        help="a listen is a positive when time > THRESHOLD: MultiDAE, ALS and liked feedback, "
+        "and relevance in the evaluation (default 0.8)",
     )
     parser.add_argument(
         "--threads",

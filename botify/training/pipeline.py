@@ -51,7 +51,7 @@ class TrainSettings:
             default the built-ins whose ``default`` is true: ``model.default_models()``).
         epochs: if set, the epochs of the PyTorch models (ranker and MultiDAE).
         track_k: recommendations per track (``i2i_cooc``, ``ranker``).
-        user_k: tracks per user (``multidae``, ``als``).
+        user_k: tracks per user (``multidae``, ``als``, ``liked``).
         threshold: a listen is a positive when ``time > threshold``: the implicit feedback of
             MultiDAE and ALS, and what the evaluation counts as relevant.
         ranker: extra keyword arguments of :class:`~botify.training.ranker.ContextualRanker`

@@ -106,8 +106,19 @@ def test_values_serves_the_artifacts_given(world, tmp_path, monkeypatch, capsys)
     assert botify.cli.main(argv) == 0
     (without,) = _means(capsys.readouterr().out, "recent")
     assert botify.cli.main([*argv, "--artifact", f"i2i_cooc={lists}"]) == 0
-    (served,) = _means(capsys.readouterr().out, "recent")
+    output = capsys.readouterr().out
+    (served,) = _means(output, "recent")
     assert served > without + 0.5
+    assert "not loaded" not in output  # said only when it is not (see below)
+
+
+def test_values_says_which_artifacts_the_recommender_plays_without(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(botify.cli, "COMMAND_MODULES", ("botify.tuning",))
+    monkeypatch.chdir(tmp_path)
+    argv = ["tune", "values", "i2i", "recent", "5", "--tracks", "300", "--users", "80",
+            "--episodes", "5"]
+    assert botify.cli.main(argv) == 0
+    assert "the per_track artifact 'i2i_cooc' is not loaded" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -117,6 +128,7 @@ def test_values_serves_the_artifacts_given(world, tmp_path, monkeypatch, capsys)
     (["i2i", "recent", "1", "--artifact", "lists"], "--artifact must be NAME=FILE"),
     (["i2i", "recent", "1", "--artifact", "i2i_cooc=missing.jsonl"], "no file missing.jsonl"),
     (["i2i", "recent", "1", "--episodes", "0"], "--episodes must be at least 1"),
+    (["i2i", "fallback", '"random"'], "fallback cannot be probed"),
 ])
 def test_values_rejects_bad_input_before_playing(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(botify.cli, "COMMAND_MODULES", ("botify.tuning",))
