@@ -35,7 +35,9 @@ class LikedModel(ModelBase):
 
         with self.learning():
             heard = positives(data.sessions, self.settings.threshold)
-        heard = heard.sort_values([USER, TIMESTAMP], ascending=[True, False], kind="stable")
+        # Newest first; of two listens at one timestamp, the later one in the logs.
+        heard = heard.iloc[::-1].sort_values([USER, TIMESTAMP], ascending=[True, False],
+                                             kind="stable")
         heard = heard.drop_duplicates([USER, TRACK])
         heard = heard[heard.groupby(USER, sort=False).cumcount() < self.settings.user_k]
         users = heard[USER].to_numpy(dtype=np.int64)

@@ -35,6 +35,8 @@ def test_distinct_tracks_heard_past_the_threshold_most_recent_first():
     assert _fit(ROWS) == {1: [10, 12]}
     assert _fit(ROWS, threshold=0.4) == {1: [10, 12, 11], 2: [21]}
     assert _fit(ROWS, user_k=1) == {1: [10]}
+    # Of two listens at one timestamp, the later one in the logs is the more recent.
+    assert _fit([(3, 30, 0.9, 7), (3, 31, 0.9, 7)]) == {3: [31, 30]}
 
 
 def test_logs_without_a_track_heard_through_are_refused():
