@@ -69,6 +69,10 @@ PROCESS_VARIABLES = frozenset({
 })
 
 
+# Where the workers' metrics files are (prometheus_client's own variable, set up by the master).
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
 def metrics_enabled() -> bool:
     """Whether the service's metrics are on: ``BOTIFY_METRICS`` is not 0, false, no or off."""
     return os.environ.get(METRICS_VARIABLE, "1").strip().lower() not in ("0", "false", "no", "off")

@@ -52,6 +52,7 @@ import warnings
 
 from botify.config import (
     BIND_VARIABLE,
+    METRICS_DIR_VARIABLE,
     WORKER_CLASS_VARIABLE,
     WORKER_CONNECTIONS_VARIABLE,
     WORKERS_VARIABLE,
@@ -59,7 +60,6 @@ from botify.config import (
 )
 
 worker_class = os.environ.get(WORKER_CLASS_VARIABLE, "gevent")
-workers = int(os.environ.get(WORKERS_VARIABLE, "2"))
 bind = os.environ.get(BIND_VARIABLE, "127.0.0.1:5001")
 
 
@@ -79,6 +79,7 @@ def _env_count(name: str, default: int) -> int:
     return int(text)
 
 
+workers = _env_count(WORKERS_VARIABLE, 2)
 worker_connections = _env_count(WORKER_CONNECTIONS_VARIABLE, 1000)
 keepalive = 2
 timeout = 30
@@ -181,7 +182,7 @@ def child_exit(server, worker) -> None:
     Its counters and histograms stay in the directory, so the sum over the workers loses nothing
     and its replacement, a new pid, starts its own files.
     """
-    directory = os.environ.get(METRICS_DIR_ENV)
+    directory = os.environ.get(METRICS_DIR_VARIABLE)
     if directory and os.path.isdir(directory):
         from prometheus_client import multiprocess
 
@@ -193,7 +194,6 @@ def on_exit(server) -> None:
     remove_metrics_dir()
 
 
-METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _metrics_dir_made: list[str] = []  # the directory this process made (removed whole at exit)
 
 
@@ -207,27 +207,27 @@ def start_metrics_dir() -> str | None:
     """
     if not metrics_enabled():
         return None
-    directory = os.environ.get(METRICS_DIR_ENV)
+    directory = os.environ.get(METRICS_DIR_VARIABLE)
     if directory:
         os.makedirs(directory, exist_ok=True)
         _remove_db_files(directory)
     else:
         directory = tempfile.mkdtemp(prefix="botify-metrics-")
         _metrics_dir_made.append(directory)
-        os.environ[METRICS_DIR_ENV] = directory
+        os.environ[METRICS_DIR_VARIABLE] = directory
     return directory
 
 
 def remove_metrics_dir() -> None:
     """Remove what :func:`start_metrics_dir` set up: the directory it made, or the files of the
     one it was given (idempotent)."""
-    directory = os.environ.get(METRICS_DIR_ENV)
+    directory = os.environ.get(METRICS_DIR_VARIABLE)
     if not directory:
         return
     if directory in _metrics_dir_made:
         shutil.rmtree(directory, ignore_errors=True)
         _metrics_dir_made.remove(directory)
-        os.environ.pop(METRICS_DIR_ENV, None)
+        os.environ.pop(METRICS_DIR_VARIABLE, None)
     elif os.path.isdir(directory):
         _remove_db_files(directory)
 

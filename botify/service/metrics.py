@@ -23,14 +23,13 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from botify.config import metrics_enabled
+from botify.config import METRICS_DIR_VARIABLE, metrics_enabled
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from botify.service.app import BotifyService
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 ENABLED = metrics_enabled()
 
 # Request latencies: sub-millisecond when served from memory, tens of ms under load.
@@ -200,7 +199,7 @@ def instrument(app: Flask, service: BotifyService) -> None:
 def scrape(service: BotifyService | None = None) -> bytes:
     """The text exposition: every worker's metrics summed (or this process's), then what
     ``service`` serves."""
-    multiproc = os.environ.get(MULTIPROC_ENV)
+    multiproc = os.environ.get(METRICS_DIR_VARIABLE)
     if multiproc:
         from prometheus_client import multiprocess
 

@@ -236,3 +236,16 @@ def test_port_in_use_is_a_clear_error(redis_server, tmp_path):
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("variable", ["BOTIFY_WORKERS", "BOTIFY_WORKER_CONNECTIONS"])
+def test_a_malformed_process_count_is_a_clear_error(variable, redis_server, tmp_path):
+    from botify.store.redis_server import free_port
+
+    (tmp_path / "config.json").write_text(json.dumps({**CONFIG, "REDIS_URL": redis_server.url}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
+    done = subprocess.run(botify_command("serve", "--port", str(free_port())), cwd=tmp_path,
+                          env={**env, variable: "abc"}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"{variable} must be a whole number of at least 1, got 'abc'" in done.stderr
+    assert "Traceback" not in done.stderr
