@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -160,7 +161,6 @@ class RecommenderObjective:
 
     def __call__(self, x: Any) -> Probe:
         """Play the planned sessions with the knob set to ``x``; the mean session time."""
-        from botify.params import declared, parse
         from botify.recommenders.base import RecommenderContext
         from botify.registry import RECOMMENDER_TYPES
         from botify.store.sessions import end_session
@@ -173,15 +173,28 @@ class RecommenderObjective:
             self.redis, self.catalog, config, np.random.default_rng(self.seed)
         )
         cls = RECOMMENDER_TYPES.get(self.type_name, "the tuned recommender")
-        fields = {**self.params, self.knob: x}
-        if any(f.name == "fallback" for f in dataclasses.fields(declared(cls))):
-            fields["fallback"] = None  # a random track: no other recommender is built here
-        recommender = cls(context, parse(declared(cls), fields, self.type_name))
+        recommender = cls(context, probe_params(cls, self.params, self.knob, x, self.type_name))
         agent = RecommenderAgent(
             self.world, recommender, on_last=lambda user, track, time: end_session(self.redis, user)
         )
         summary = run_episodes(self.world, agent, self.starts).summary()
         return Probe(x, summary["reward_mean"], summary["reward_sem"])
+
+
+def probe_params(cls: type, params: Mapping[str, Any], knob: str, x: Any, where: str) -> Any:
+    """The parameters a probe plays ``cls`` with: ``params`` (without ``type`` and ``fallback``)
+    with ``knob`` set to ``x``, and the fallback none (a random track: no other recommender is
+    built for a probe).
+
+    Raises:
+        ConfigError: ``x`` or another value is not what the parameter declares.
+    """
+    from botify.params import declared, parse
+
+    fields = {**params, knob: x}
+    if any(f.name == "fallback" for f in dataclasses.fields(declared(cls))):
+        fields["fallback"] = None
+    return parse(declared(cls), fields, where)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -259,8 +272,6 @@ def _configured_artifacts(config: Mapping[str, Any]) -> dict[str, str]:
 
 def _value(text: str) -> Any:
     """A command-line value: JSON when it parses, else the text itself."""
-    import json
-
     try:
         return json.loads(text)
     except ValueError:
@@ -272,7 +283,6 @@ def run_tune_values(args: argparse.Namespace, out=None) -> int:
     from botify.config import load_config
     from botify.errors import ConfigError, DataError
     from botify.params import artifacts as artifact_params
-    from botify.params import declared, parse
     from botify.recommenders.registry import configured
     from botify.registry import RECOMMENDER_TYPES
     from botify.store.redis_server import EmbeddedRedis
@@ -290,8 +300,8 @@ def run_tune_values(args: argparse.Namespace, out=None) -> int:
         raise ConfigError(f"{args.param} cannot be probed: the probes play the recommender alone")
     others = {k: v for k, v in params.items() if k not in ("type", "fallback", args.param)}
     values = [_value(text) for text in args.values]
-    # Every value is checked before anything is played.
-    parsed = [parse(declared(cls), {**others, args.param: value}, where) for value in values]
+    # Every value is checked, as the probes will play it, before anything is played.
+    parsed = [probe_params(cls, others, args.param, value, where) for value in values]
     artifacts = _configured_artifacts(config)
     for spec in args.artifact:
         name, sep, file = spec.partition("=")
@@ -319,22 +329,15 @@ def run_tune_values(args: argparse.Namespace, out=None) -> int:
         )
         for value in values:
             probes.append(objective(value))
-            print(f"{args.param} {_json_text(value)}: mean session time {probes[-1].value:.4f} "
+            print(f"{args.param} {json.dumps(value)}: mean session time {probes[-1].value:.4f} "
                   f"(± {probes[-1].sem:.4f})", file=out, flush=True)
     best = max(probes, key=lambda probe: probe.value)
     print(
-        f"best: {args.param} {_json_text(best.x)} (mean session time {best.value:.4f}); set it as "
+        f"best: {args.param} {json.dumps(best.x)} (mean session time {best.value:.4f}); set it as "
         f'"{args.param}" of RECOMMENDERS["{args.recommender}"] in config.json or a plan',
         file=out, flush=True,
     )
     return 0
-
-
-def _json_text(value: Any) -> str:
-    """``value`` as it is written in config.json."""
-    import json
-
-    return json.dumps(value)
 
 
 def run_tune_artist_penalty(args: argparse.Namespace, out=None) -> int:
