@@ -51,6 +51,7 @@ def test_every_botify_variable_the_code_reads_is_a_key_or_a_declared_process_var
     import re
     from pathlib import Path
 
+    import botify.config
     from botify.config import KNOWN_KEYS, PREFIX, PROCESS_VARIABLES
 
     root = Path(__file__).resolve().parents[2]
@@ -65,8 +66,6 @@ def test_every_botify_variable_the_code_reads_is_a_key_or_a_declared_process_var
               for file in (root / directory).rglob("*.py") if file != config]
     # The service's code reads them through botify.config's constants, all of them declared.
     assert variables(*(f for f in others if f.is_relative_to(root / "botify"))) == set()
-    import botify.config
-
     constants = {value for name, value in vars(botify.config).items()
                  if name.endswith("_VARIABLE") and str(value).startswith(PREFIX)}
     assert constants == PROCESS_VARIABLES
