@@ -1,4 +1,5 @@
-"""``i2i_cooc``: per-track lists of next tracks, from co-occurrence or, with the catalog, appeal."""
+"""``i2i_cooc``: per-track lists of next tracks, from co-occurrence or, with the catalog, from
+genre appeal and what each artist's listeners went on to enjoy."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ if TYPE_CHECKING:
 
 class CooccurrenceModel(ModelBase):
     """The next tracks with the most listened time after a track (``cooccurrence.py``); with the
-    catalog, every catalog track gets a list of its genre's tracks by genre appeal, moved by the
-    pairs observed (``appeal.py``)."""
+    catalog, every catalog track gets a list of its genre's tracks by the time expected after its
+    artist was heard through (``appeal.py``)."""
 
     name = "i2i_cooc"
     kind = PER_TRACK
@@ -25,7 +26,9 @@ class CooccurrenceModel(ModelBase):
         if data.catalog is not None:
             from botify.training.appeal import appeal_lists
 
-            self.estimator = appeal_lists(data.transitions, data.catalog, k=k, seed=seed)
+            self.estimator = appeal_lists(
+                data.sessions, data.catalog, k=k, threshold=self.settings.threshold, seed=seed
+            )
             return self.estimator
         from botify.training.cooccurrence import Cooccurrence
 

@@ -29,6 +29,16 @@ def pairs_of(sessions: list[list[tuple[int, float]]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def sessions_of(sessions: list[list[tuple[int, float]]]) -> pd.DataFrame:
+    """Sessionized events (``dataset.session_events``) of sessions given as [(track, time), ...]."""
+    rows = [
+        {"user": s, "track": track, "time": time, "timestamp": 1000 * s + i, "session": s}
+        for s, session in enumerate(sessions)
+        for i, (track, time) in enumerate(session)
+    ]
+    return pd.DataFrame(rows)
+
+
 def position(track: int) -> int:
     return int(CATALOG.tracks.lookup(np.array([track]))[0])
 
@@ -77,7 +87,7 @@ def test_converges_to_the_ridge_solution():
 
 
 def test_lists_cover_the_catalog_one_per_other_artist_of_the_genre():
-    lists = appeal_lists(pairs_of([[(10, 1.0), (40, 0.9)]]), CATALOG, k=100).as_dict()
+    lists = appeal_lists(sessions_of([[(10, 1.0), (40, 0.9)]]), CATALOG, k=100).as_dict()
     assert sorted(lists) == IDS
     for key, items in lists.items():
         items = items.tolist()
@@ -86,23 +96,41 @@ def test_lists_cover_the_catalog_one_per_other_artist_of_the_genre():
         assert len({ARTIST[t] for t in items}) == 3
 
 
-def test_lists_follow_the_appeal_and_pairs_seen_often():
-    # Genre 0 (tracks 10..65): 55 (artist A3) is heard far longer than the rest.
-    liked = [[(10, 1.0), (55, 0.9), (25, 0.2), (40, 0.1)] for _ in range(20)]
-    lists = appeal_lists(pairs_of(liked), CATALOG).as_dict()
+# Genre 0 (tracks 10..65, artists A0..A3 of three tracks each): sessions of artist A1 hear 55
+# (A3) far longer than 40 (A2), so 55 has the higher appeal.
+BASE = [[(25, 1.0), (55, 0.9), (40, 0.5)] for _ in range(60)]
+
+
+def test_lists_follow_the_appeal_and_what_the_artist_s_listeners_enjoyed():
+    lists = appeal_lists(sessions_of(BASE), CATALOG).as_dict()
     assert lists[15][0] == 55 and lists[30][0] == 55
-    # 40 heard fully right after 15, 200 times (in sessions that hear everything fully, so its
-    # appeal hardly moves): for key 15 the pair outweighs 55's appeal; for key 25 it does not
-    often = [[(15, 1.0), (40, 1.0), (55, 1.0), (30, 1.0)] for _ in range(200)]
-    lists = appeal_lists(pairs_of(liked + often), CATALOG).as_dict()
-    assert lists[15][0] == 40
-    assert lists[25][0] == 55
+    # Sessions that heard A0's track 10 through go on to enjoy 40 and skip 55: for every track of
+    # A0 (15 too, never heard itself) 40 comes first; for the other artists 55 still does.
+    a0 = [[(10, 1.0), (40, 0.95), (55, 0.3)] for _ in range(30)]
+    lists = appeal_lists(sessions_of(BASE + a0), CATALOG).as_dict()
+    assert lists[10][0] == 40 and lists[15][0] == 40 and lists[20][0] == 40
+    assert lists[30][0] == 55 and lists[45][0] == 55
+
+
+@pytest.mark.parametrize(
+    ("session", "first"),
+    [
+        ([(10, 1.0), (40, 1.0), (65, 0.2)], 40),  # 10 heard through, then 40: an anchor
+        ([(10, 0.5), (40, 1.0), (65, 0.2)], 55),  # 10 not heard through: no anchor
+        ([(40, 1.0), (65, 0.2), (10, 1.0)], 55),  # 40 came before the anchor
+    ],
+)
+def test_only_later_tracks_after_a_listen_heard_through_count(session, first):
+    lists = appeal_lists(sessions_of(BASE + [session] * 30), CATALOG).as_dict()
+    assert lists[15][0] == first
 
 
 def test_deterministic_by_seed():
-    pairs = pairs_of([[(10, 1.0), (40, 0.9)]])
-    a = appeal_lists(pairs, CATALOG, seed=3)
-    b = appeal_lists(pairs, CATALOG, seed=3)
+    sessions = sessions_of([[(10, 1.0), (40, 0.9)]])
+    a = appeal_lists(sessions, CATALOG, seed=3)
+    b = appeal_lists(sessions, CATALOG, seed=3)
     assert all(np.array_equal(x, y) for x, y in zip(a.items, b.items, strict=True))
-    orders = {tuple(appeal_lists(pairs, CATALOG, seed=s).as_dict()[100].tolist()) for s in range(8)}
+    orders = {
+        tuple(appeal_lists(sessions, CATALOG, seed=s).as_dict()[100].tolist()) for s in range(8)
+    }
     assert len(orders) > 1  # ties (tracks never heard) in a seeded random order
