@@ -79,7 +79,7 @@ def _common(parser: argparse.ArgumentParser, required: bool = True) -> None:
         type=float,
         default=0.8,
         help="a listen is a positive when time > THRESHOLD: MultiDAE, ALS and liked feedback, "
-        "and relevance in the evaluation (default 0.8)",
+        "i2i_cooc's anchors with --catalog, and relevance in the evaluation (default 0.8)",
     )
     parser.add_argument(
         "--threads",

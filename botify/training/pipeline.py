@@ -53,7 +53,8 @@ class TrainSettings:
         track_k: recommendations per track (``i2i_cooc``, ``ranker``).
         user_k: tracks per user (``multidae``, ``als``, ``liked``).
         threshold: a listen is a positive when ``time > threshold``: the implicit feedback of
-            MultiDAE and ALS, and what the evaluation counts as relevant.
+            MultiDAE and ALS, the anchors of ``i2i_cooc``'s lists with the catalog, and what the
+            evaluation counts as relevant.
         ranker: extra keyword arguments of :class:`~botify.training.ranker.ContextualRanker`
             (both variants).
         multidae: extra keyword arguments of :class:`~botify.training.multidae.MultiDAE`.
@@ -65,8 +66,8 @@ class TrainSettings:
         threads: PyTorch and ALS threads.
         progress: show progress bars and per-model lines on stderr.
         catalog: the tracks catalog (JSONL) as side features: with it, ``i2i_cooc`` lists every
-            catalog track, other artists' tracks of its genre by their genre appeal and the
-            pairs observed (``appeal.appeal_lists``), and the ranker adds artist and genre
+            catalog track, other artists' tracks of its genre by the time expected after its
+            artist was heard through (``appeal.appeal_lists``), and the ranker adds artist and genre
             embeddings to the tracks' and lists every catalog track, by genre, at most two per
             artist. A model that ``needs`` it cannot run without it.
         model_classes: artifact name -> model class, resolved from ``models``.
