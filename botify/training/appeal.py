@@ -1,33 +1,37 @@
-"""Genre appeal, and item-to-item lists of what the listeners of an artist go on to enjoy.
+"""Item-to-item lists from what the listeners of an artist go on to enjoy in its genre.
 
-Within a genre, some tracks please nearly everyone who likes the genre and others only a few. A
-track's appeal is estimated from the transitions that stay in the genre and change artist (what
-``sticky_genre`` serves on a cold start, and what any in-genre recommendation adds later): the
-time listened to the track, less what the same session listened to on average, averaged over its
-plays and shrunk toward 0 for tracks heard only a few times. Taking out the session's level
-matters: one listener hears everything for longer than another, and a track should not be
-credited with having been played to a generous one. The shrinkage is strong (``track_prior``
-30): a track heard well once or twice by chance should not head the lists of its genre.
+A session's taste lies in one genre, closer to some of its artists than to others, and some
+tracks please nearly everyone who likes the genre while others please only a few. The logs say
+both. Every listen heard past the positive threshold (the session's first track among them) is an
+*anchor*, and every later track of the session in the anchor's genre by another artist is an
+*observation* ``(artist, track, session, time)``: how long a listener of the anchor's artist heard
+that track. A listen after several anchors of different artists is observed once per artist.
 
-The model is additive, ``time = session level + track appeal + noise``, fitted by a few rounds of
-alternating shrunk means (both effects start at 0).
+The model is additive, fitted by alternating shrunk means (all effects start at 0)::
 
-:func:`appeal_lists` turns it into item-to-item lists for every catalog track (the ``i2i_cooc``
-artifact when training has the catalog): other artists' tracks of the key's genre, one per artist,
-ranked by the expected time listened in a session that heard the key's *artist* through. A
-session's taste is closer to some artists of its genre than to others, and the logs say which:
-every listen heard past the positive threshold (the session's first track among them) is an
-anchor, and every later track of the anchor's genre by another artist is an observation of what a
-listener of the anchor's artist thinks of that track. The expected time is the track's appeal
-plus the mean of those observations' residuals (time less appeal, less the session's level),
-shrunk toward 0 as if ``anchor_prior`` more observations had residual 0. Keying by artist rather
-than by track pools the sessions of all the artist's tracks, so a popular artist's list rests on
-many sessions. One track per artist and none of the key's own: a listener tires of an artist
-(each further track of one artist in a session is discounted), and the key's artist is the one
-just heard.
+    time = genre mean + session level + track appeal + affinity(artist, track) + noise
+
+- the *session level* takes out that one listener hears everything for longer than another, so a
+  track is not credited with having been played to a generous one;
+- the *appeal* is how well the genre's listeners at large hear the track; it is shrunk strongly
+  (``track_prior``), so a track heard well once or twice by chance does not head its genre;
+- the *affinity* is what the listeners of one artist think of the track beyond its appeal, shrunk
+  lightly (``pair_prior``): keyed by artist, it pools the sessions of all the artist's tracks.
+
+A listen observed from ``n`` anchor artists weighs ``1 / n`` in the level and the appeal (it is one
+listen) and fully in each affinity. Fitting appeal and affinity together matters once the lists
+are served: a track that a list serves mostly to the artists whose listeners like it would
+otherwise be credited with a high appeal and head every list of its genre.
+
+:func:`appeal_lists` turns it into lists for every catalog track (the ``i2i_cooc`` artifact when
+training has the catalog): other artists' tracks of the key's genre, one per artist and none of
+the key's own artist (a listener tires of an artist, and the key's is the one just heard), ranked
+by appeal plus the key's artist's affinity. The tracks of one artist share a list.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -36,110 +40,26 @@ from botify.events import TIME, TRACK
 from botify.store.artifacts import PER_TRACK
 from botify.training.artifacts import RecommendationLists
 from botify.training.catalog import TrackCatalog
-from botify.training.dataset import NEXT, POSITIVE_THRESHOLD, PREV, SESSION, transitions
+from botify.training.dataset import POSITIVE_THRESHOLD, SESSION
+
+ARTIST, POSITION, WEIGHT = "artist", "position", "weight"
 
 
-def genre_appeal(
-    pairs: pd.DataFrame,
-    catalog: TrackCatalog,
-    track_prior: float = 30.0,
-    session_prior: float = 1.0,
-    rounds: int = 3,
-) -> np.ndarray:
-    """Each catalog track's appeal to its genre's listeners, in listened time.
-
-    Args:
-        pairs: transitions (``dataset.transitions``: ``prev, next, time, session``).
-        catalog: the tracks with their artists and genres.
-        track_prior: a track's appeal is shrunk toward the genre's mean as if it had this many
-            more plays at that mean.
-        session_prior: the same for a session's level.
-        rounds: rounds of the alternating fit.
-
-    Returns:
-        ``(len(catalog.tracks),)`` float64 in catalog order: the expected listened time of each
-        track for a session of its genre at the average level. Tracks never played within their
-        genre get their genre's mean; genres never played, 0.
-    """
-    n = len(catalog.tracks)
-    prev_pos, prev_artist, prev_genre = catalog.codes(pairs[PREV].to_numpy(dtype=np.int64))
-    pos, artist, genre = catalog.codes(pairs[NEXT].to_numpy(dtype=np.int64))
-    kept = (prev_pos >= 0) & (pos >= 0) & (genre == prev_genre) & (artist != prev_artist)
-    if not kept.any():
-        return np.zeros(n)
-    pos, genre = pos[kept], genre[kept]
-    time = pairs[TIME].to_numpy(dtype=np.float64)[kept]
-    _, session = np.unique(pairs[SESSION].to_numpy()[kept], return_inverse=True)
-
-    genre_sum = np.bincount(genre, weights=time, minlength=catalog.n_genres)
-    genre_plays = np.bincount(genre, minlength=catalog.n_genres)
-    genre_mean = np.divide(
-        genre_sum, genre_plays, out=np.zeros(catalog.n_genres), where=genre_plays > 0
-    )
-    residual = time - genre_mean[genre]
-    plays = np.bincount(pos, minlength=n)
-    session_plays = np.bincount(session)
-    appeal = np.zeros(n)
-    for _ in range(rounds):
-        level = np.bincount(session, weights=residual - appeal[pos]) / (
-            session_plays + session_prior
-        )
-        appeal = np.bincount(pos, weights=residual - level[session], minlength=n) / (
-            plays + track_prior
-        )
-    return genre_mean[catalog.genre] + appeal
-
-
-def appeal_lists(
-    sessions: pd.DataFrame,
-    catalog: TrackCatalog,
-    k: int = 100,
-    anchor_prior: float = 1.0,
-    threshold: float = POSITIVE_THRESHOLD,
-    seed: int = 0,
-) -> RecommendationLists:
-    """Lists for every catalog track: other artists' tracks of its genre, best expected first.
+def anchor_observations(
+    sessions: pd.DataFrame, catalog: TrackCatalog, threshold: float = POSITIVE_THRESHOLD
+) -> pd.DataFrame:
+    """The observations of the model (see the module docstring).
 
     Args:
         sessions: sessionized events (``dataset.session_events``).
         catalog: the tracks with their artists and genres.
-        k: the length of every list (shorter when the genre has fewer other artists).
-        anchor_prior: how many residuals of 0 an artist's observations of a track are shrunk
-            with.
         threshold: a listen longer than this is an anchor.
-        seed: seeds the order among tracks of equal appeal (those never heard, say).
 
     Returns:
-        Per-track lists keyed by every catalog track; the tracks of one artist share a list (see
-        the module docstring).
+        Columns ``artist`` (the anchor's artist code), ``position`` (the observed track's
+        catalog position), ``session``, ``time`` and ``weight`` (1 / the number of anchor artists
+        that observe the listen), one row per (artist, track, session).
     """
-    appeal = genre_appeal(transitions(sessions), catalog)
-    ids = catalog.tracks.ids
-    # Ties (equal appeal) in a seeded random order; then the best track of each artist.
-    tiebreak = np.random.default_rng(seed).permutation(len(ids))
-    best = _one_per_artist(np.lexsort((tiebreak, -appeal)), catalog)
-    by_genre = [best[catalog.genre[best] == g] for g in range(catalog.n_genres)]
-    observed = _anchor_observations(sessions, catalog, appeal, anchor_prior, threshold)
-    lists = {}
-    for artist in np.unique(catalog.artist).tolist():
-        genre = catalog.genre[np.flatnonzero(catalog.artist == artist)[0]]
-        pool = by_genre[genre]
-        pool = pool[catalog.artist[pool] != artist][: 2 * k]
-        if artist in observed:
-            tracks, expected = observed[artist]
-            candidates = np.concatenate([pool, tracks])
-            scores = np.concatenate([appeal[pool], expected])
-            pool = _one_per_artist(candidates[np.argsort(-scores, kind="stable")], catalog)
-        lists[artist] = ids[pool[:k]]
-    items = [lists[artist] for artist in catalog.artist.tolist()]
-    return RecommendationLists(kind=PER_TRACK, keys=ids.copy(), items=items)
-
-
-def _anchor_observations(
-    sessions: pd.DataFrame, catalog: TrackCatalog, appeal: np.ndarray, prior: float,
-    threshold: float,
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Anchor artist -> (track positions observed after its anchors, their expected times)."""
     pos, artist, genre = catalog.codes(sessions[TRACK].to_numpy(dtype=np.int64))
     time = sessions[TIME].to_numpy(dtype=np.float64)
     session = sessions[SESSION].to_numpy()
@@ -154,22 +74,117 @@ def _anchor_observations(
             & (artist[later] != artist[anchor]))
     anchor, later = anchor[fits], later[fits]
     frame = pd.DataFrame({
-        "artist": artist[anchor], "track": pos[later], "session": session[later],
-        "residual": time[later] - appeal[pos[later]],
-    }).drop_duplicates(["artist", "track", "session"])
-    if frame.empty:
-        return {}
-    by_session = frame.groupby("session")["residual"]
-    count = by_session.transform("count")
-    frame["residual"] -= by_session.transform("mean") * count / (count + 1.0)
-    cells = frame.groupby(["artist", "track"])["residual"].agg(["sum", "count"]).reset_index()
-    tracks = cells["track"].to_numpy()
-    expected = appeal[tracks] + cells["sum"].to_numpy() / (cells["count"].to_numpy() + prior)
-    artists = cells["artist"].to_numpy()
-    keys, starts = np.unique(artists, return_index=True)
-    ends = np.append(starts[1:], len(artists))
-    return {int(a): (tracks[i:j], expected[i:j])
-            for a, i, j in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True)}
+        ARTIST: artist[anchor], POSITION: pos[later], SESSION: session[later],
+        TIME: time[later], "listen": later,
+    }).drop_duplicates([ARTIST, POSITION, SESSION])
+    frame[WEIGHT] = 1.0 / frame.groupby("listen")["listen"].transform("count")
+    return frame.drop(columns="listen").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Appeal:
+    """The fitted model.
+
+    Attributes:
+        appeal: per catalog track, the genre mean plus the track's appeal (expected time for a
+            listener of the genre at the average level; a genre never observed has 0).
+        artists: the artist code of each fitted affinity.
+        positions: the track position of each.
+        affinity: the affinities.
+    """
+
+    appeal: np.ndarray
+    artists: np.ndarray
+    positions: np.ndarray
+    affinity: np.ndarray
+
+
+def fit_appeal(
+    observations: pd.DataFrame,
+    catalog: TrackCatalog,
+    track_prior: float = 30.0,
+    pair_prior: float = 1.0,
+    session_prior: float = 1.0,
+    rounds: int = 30,
+) -> Appeal:
+    """Fit the model on :func:`anchor_observations` (see the module docstring).
+
+    Each effect is shrunk toward 0 as if it had that many more observations at 0 (the session's
+    and the appeal's by weight, the affinity's by count).
+    """
+    n = len(catalog.tracks)
+    pos = observations[POSITION].to_numpy(dtype=np.int64)
+    time = observations[TIME].to_numpy(dtype=np.float64)
+    weight = observations[WEIGHT].to_numpy(dtype=np.float64)
+    genre = catalog.genre[pos]
+    genre_weight = np.bincount(genre, weights=weight, minlength=catalog.n_genres)
+    genre_mean = np.divide(
+        np.bincount(genre, weights=weight * time, minlength=catalog.n_genres), genre_weight,
+        out=np.zeros(catalog.n_genres), where=genre_weight > 0,
+    )
+    residual = time - genre_mean[genre]
+    _, session = np.unique(observations[SESSION].to_numpy(), return_inverse=True)
+    cells, cell = np.unique(observations[ARTIST].to_numpy(dtype=np.int64) * n + pos,
+                            return_inverse=True)
+    session_weight = np.bincount(session, weights=weight) + session_prior
+    track_weight = np.bincount(pos, weights=weight, minlength=n) + track_prior
+    cell_count = np.bincount(cell, minlength=len(cells)) + pair_prior
+    level, appeal, affinity = np.zeros(len(session_weight)), np.zeros(n), np.zeros(len(cells))
+    for _ in range(rounds):
+        level = np.bincount(session, weights=weight * (residual - appeal[pos] - affinity[cell]),
+                            minlength=len(level)) / session_weight
+        appeal = np.bincount(pos, weights=weight * (residual - level[session] - affinity[cell]),
+                             minlength=n) / track_weight
+        affinity = np.bincount(cell, weights=residual - level[session] - appeal[pos],
+                               minlength=len(cells)) / cell_count
+    return Appeal(genre_mean[catalog.genre] + appeal, cells // n, cells % n, affinity)
+
+
+def appeal_lists(
+    sessions: pd.DataFrame,
+    catalog: TrackCatalog,
+    k: int = 100,
+    threshold: float = POSITIVE_THRESHOLD,
+    seed: int = 0,
+) -> RecommendationLists:
+    """Lists for every catalog track: other artists' tracks of its genre, best expected first.
+
+    Args:
+        sessions: sessionized events (``dataset.session_events``).
+        catalog: the tracks with their artists and genres.
+        k: the length of every list (shorter when the genre has fewer other artists).
+        threshold: a listen longer than this is an anchor.
+        seed: seeds the order among tracks of equal appeal (those never heard, say).
+
+    Returns:
+        Per-track lists keyed by every catalog track; the tracks of one artist share a list (see
+        the module docstring).
+    """
+    model = fit_appeal(anchor_observations(sessions, catalog, threshold), catalog)
+    appeal = model.appeal
+    ids = catalog.tracks.ids
+    # Ties (equal appeal) in a seeded random order; then the best track of each artist.
+    tiebreak = np.random.default_rng(seed).permutation(len(ids))
+    best = _one_per_artist(np.lexsort((tiebreak, -appeal)), catalog)
+    by_genre = [best[catalog.genre[best] == g] for g in range(catalog.n_genres)]
+    keys, starts = np.unique(model.artists, return_index=True)
+    ends = np.append(starts[1:], len(model.artists))
+    observed = {int(a): (i, j) for a, i, j in zip(keys.tolist(), starts.tolist(), ends.tolist(),
+                                                  strict=True)}
+    lists = {}
+    for artist in np.unique(catalog.artist).tolist():
+        genre = catalog.genre[np.flatnonzero(catalog.artist == artist)[0]]
+        pool = by_genre[genre]
+        pool = pool[catalog.artist[pool] != artist][: 2 * k]
+        if artist in observed:
+            i, j = observed[artist]
+            tracks = model.positions[i:j]
+            candidates = np.concatenate([pool, tracks])
+            scores = np.concatenate([appeal[pool], appeal[tracks] + model.affinity[i:j]])
+            pool = _one_per_artist(candidates[np.argsort(-scores, kind="stable")], catalog)
+        lists[artist] = ids[pool[:k]]
+    items = [lists[artist] for artist in catalog.artist.tolist()]
+    return RecommendationLists(kind=PER_TRACK, keys=ids.copy(), items=items)
 
 
 def _one_per_artist(ranked: np.ndarray, catalog: TrackCatalog) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from botify.training.appeal import appeal_lists, genre_appeal
+from botify.training.appeal import anchor_observations, appeal_lists, fit_appeal
 from botify.training.catalog import TrackCatalog
 
 # Two genres of four artists with three tracks each; ids with gaps.
@@ -18,15 +18,6 @@ CATALOG = TrackCatalog.from_records(RECORDS)
 IDS = [r["track"] for r in RECORDS]
 ARTIST = {r["track"]: r["artist"] for r in RECORDS}
 GENRE = {r["track"]: r["genre"] for r in RECORDS}
-
-
-def pairs_of(sessions: list[list[tuple[int, float]]]) -> pd.DataFrame:
-    """Transitions of sessions given as [(track, time), ...] (the first track is the start)."""
-    rows = []
-    for s, session in enumerate(sessions):
-        for (prev, _), (nxt, time) in zip(session, session[1:], strict=False):
-            rows.append({"prev": prev, "next": nxt, "time": time, "session": s})
-    return pd.DataFrame(rows)
 
 
 def sessions_of(sessions: list[list[tuple[int, float]]]) -> pd.DataFrame:
@@ -43,47 +34,74 @@ def position(track: int) -> int:
     return int(CATALOG.tracks.lookup(np.array([track]))[0])
 
 
+def test_observations_are_the_later_in_genre_tracks_of_other_artists_after_each_anchor():
+    # 10 (A0) heard through, 25 (A1) heard through, 60 (A3), 70 (genre 1), 15 (A0) skipped
+    frame = anchor_observations(sessions_of([[(10, 1.0), (25, 0.9), (60, 0.5), (70, 1.0),
+                                              (15, 0.1)]]), CATALOG)
+    seen = {(artist, IDS[p]): w for artist, p, w in
+            zip(frame["artist"], frame["position"], frame["weight"], strict=True)}
+    a0, a1 = (int(CATALOG.artist[position(t)]) for t in (10, 25))
+    # 60 follows two anchors of two artists: one listen, half a weight in each; 15 is A0's own,
+    # 70 another genre, and nothing counts after 70 for genre 1 (70 is the last of its genre)
+    assert seen == {(a0, 25): 1.0, (a0, 60): 0.5, (a1, 60): 0.5, (a1, 15): 1.0}
+
+
 def test_the_session_s_level_is_taken_out():
-    # 25 plays at 0.9 in generous sessions, where everything else is heard 0.9 too; 40 at 0.5
-    # in stingy ones, where everything else is heard 0.1: the second is the better track.
-    generous = [[(10, 1.0), (25, 0.9), (40, 0.9), (55, 0.9)] for _ in range(25)]
+    # 25 heard 0.9 in generous sessions, where everything else is heard 0.9 too; 30 heard 0.5 in
+    # stingy ones, where everything else is heard 0.1: the second is the better track.
+    generous = [[(10, 1.0), (25, 0.7), (40, 0.7), (55, 0.7)] for _ in range(25)]
     stingy = [[(10, 1.0), (30, 0.5), (40, 0.1), (55, 0.1)] for _ in range(40)]
-    appeal = genre_appeal(pairs_of(generous + stingy), CATALOG)
-    assert appeal[position(30)] > appeal[position(25)]
-    raw = pairs_of(generous + stingy).groupby("next")["time"].mean()
-    assert raw[25] > raw[30]  # what a plain mean would say
+    frame = anchor_observations(sessions_of(generous + stingy), CATALOG)
+    model = fit_appeal(frame, CATALOG)
+    assert model.appeal[position(30)] > model.appeal[position(25)]
+    raw = frame.groupby("position")["time"].mean()
+    assert raw[position(25)] > raw[position(30)]  # what a plain mean would say
     # a never-played track of the genre has the genre's mean; the other genre's tracks, 0
-    assert appeal[position(60)] == pytest.approx(pairs_of(generous + stingy)["time"].mean())
-    assert appeal[position(70)] == 0.0
+    assert model.appeal[position(60)] == pytest.approx(frame["time"].mean())
+    assert model.appeal[position(70)] == 0.0
 
 
 def test_converges_to_the_ridge_solution():
     # Alternating shrunk means are block coordinate descent on the ridge problem
-    #   min sum (r - level[s] - appeal[t])^2 + session_prior |level|^2 + track_prior |appeal|^2,
-    # r being the time less the genre's mean: solved here directly by least squares.
+    #   min sum (r - level[s] - appeal[t] - affinity[a, t])^2
+    #       + session_prior |level|^2 + track_prior |appeal|^2 + pair_prior |affinity|^2,
+    # r being the time less the genre's mean, when every listen has one anchor (weight 1):
+    # solved here directly by least squares.
     rng = np.random.default_rng(4)
     genre0 = IDS[:12]
     sessions = []
-    for _ in range(30):
-        tracks = rng.choice(genre0, size=5, replace=False)
-        sessions.append([(int(t), float(rng.uniform())) for t in tracks])
-    pairs = pairs_of(sessions)
-    pairs = pairs[pairs["prev"].map(ARTIST) != pairs["next"].map(ARTIST)]
-    appeal = genre_appeal(pairs, CATALOG, track_prior=3.0, session_prior=2.0, rounds=500)
+    for _ in range(40):
+        first, *rest = rng.choice(genre0, size=5, replace=False)
+        sessions.append([(int(first), 1.0)] + [(int(t), float(rng.uniform(0, 0.8))) for t in rest])
+    frame = anchor_observations(sessions_of(sessions), CATALOG)
+    assert (frame["weight"] == 1.0).all()
+    model = fit_appeal(frame, CATALOG, track_prior=3.0, pair_prior=2.0, session_prior=1.5,
+                       rounds=2000)
 
-    residual = pairs["time"].to_numpy() - pairs["time"].mean()
-    s_index = pd.factorize(pairs["session"])[0]
-    t_index = np.array([genre0.index(t) for t in pairs["next"]])
-    n_s, n_t = s_index.max() + 1, len(genre0)
-    design = np.zeros((len(pairs), n_s + n_t))
-    design[np.arange(len(pairs)), s_index] = 1.0
-    design[np.arange(len(pairs)), n_s + t_index] = 1.0
-    penalty = np.diag(np.r_[np.full(n_s, np.sqrt(2.0)), np.full(n_t, np.sqrt(3.0))])
+    residual = frame["time"].to_numpy() - frame["time"].mean()
+    blocks = [pd.factorize(frame["session"])[0], frame["position"].to_numpy(),
+              pd.factorize(frame["artist"].to_numpy() * 1000 + frame["position"].to_numpy())[0]]
+    sizes = [int(b.max()) + 1 for b in blocks]
+    design = np.zeros((len(frame), sum(sizes)))
+    offset = 0
+    for block, size in zip(blocks, sizes, strict=True):
+        design[np.arange(len(frame)), offset + block] = 1.0
+        offset += size
+    penalty = np.diag(np.concatenate([np.full(size, np.sqrt(prior)) for size, prior
+                                      in zip(sizes, (1.5, 3.0, 2.0), strict=True)]))
     solution, *_ = np.linalg.lstsq(
-        np.vstack([design, penalty]), np.r_[residual, np.zeros(n_s + n_t)], rcond=None
+        np.vstack([design, penalty]), np.r_[residual, np.zeros(sum(sizes))], rcond=None
     )
-    expected = pairs["time"].mean() + solution[n_s:]
-    np.testing.assert_allclose(appeal[[position(t) for t in genre0]], expected, atol=1e-8)
+    appeal = solution[sizes[0] : sizes[0] + sizes[1]]
+    np.testing.assert_allclose(model.appeal[[position(t) for t in genre0]],
+                               frame["time"].mean() + appeal[[position(t) for t in genre0]],
+                               atol=1e-6)
+    cells = {(a, p): v for a, p, v in zip(model.artists, model.positions, model.affinity,
+                                          strict=True)}
+    expected = solution[sizes[0] + sizes[1]:]
+    for (a, p), c in zip(zip(frame["artist"], frame["position"], strict=True), blocks[2],
+                         strict=True):
+        assert cells[(a, p)] == pytest.approx(expected[c], abs=1e-6)
 
 
 def test_lists_cover_the_catalog_one_per_other_artist_of_the_genre():
@@ -105,11 +123,11 @@ def test_lists_follow_the_appeal_and_what_the_artist_s_listeners_enjoyed():
     lists = appeal_lists(sessions_of(BASE), CATALOG).as_dict()
     assert lists[15][0] == 55 and lists[30][0] == 55
     # Sessions that heard A0's track 10 through go on to enjoy 40 and skip 55: for every track of
-    # A0 (15 too, never heard itself) 40 comes first; for the other artists 55 still does.
+    # A0 (15 too, never heard itself) 40 comes first; for A1's, 55 still does.
     a0 = [[(10, 1.0), (40, 0.95), (55, 0.3)] for _ in range(30)]
     lists = appeal_lists(sessions_of(BASE + a0), CATALOG).as_dict()
     assert lists[10][0] == 40 and lists[15][0] == 40 and lists[20][0] == 40
-    assert lists[30][0] == 55 and lists[45][0] == 55
+    assert lists[25][0] == 55 and lists[30][0] == 55  # what A1's listeners enjoy
 
 
 @pytest.mark.parametrize(
