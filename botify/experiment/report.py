@@ -39,25 +39,38 @@ def oracle_session_times(world_dir: Path, sessions: int, seed: int, day: int) ->
 
 
 def against_oracle(
-    users: pd.DataFrame, treatments: pd.DataFrame, oracle: pd.Series
+    users: pd.DataFrame, treatments: pd.DataFrame, oracle: pd.Series, alpha: float = 0.05
 ) -> pd.DataFrame:
     """Each treatment's mean session time next to the oracle's on the same users.
+
+    The share is a ratio of two means over the same users, so its interval comes from the delta
+    method on the per-user pairs (the arm's mean session time, the oracle's):
+    ``percent ± z(1 - alpha / 2) × 100 × standard error`` (``ratio.RatioStats``).
 
     Args:
         users: per-user metrics of the analysis (``user, treatment, mean_time_per_session``...).
         treatments: the analysis's treatments (``treatment, recommender``).
         oracle: the oracle's mean session time per user.
+        alpha: one minus the interval's confidence.
 
     Returns:
-        ``treatment, recommender, users, mean_time_per_session, oracle, percent_of_oracle``, best
-        first.
+        ``treatment, recommender, users, mean_time_per_session, oracle, percent_of_oracle,
+        ci_low, ci_high`` (the interval of the percentage), best first.
     """
+    from scipy.stats import norm
+
+    from botify.analysis.ratio import RatioStats
+
     served = dict(zip(treatments[col.TREATMENT], treatments[col.RECOMMENDER], strict=True))
+    z = float(norm.ppf(1 - alpha / 2))
     rows = []
     for treatment, group in users.groupby(col.TREATMENT, sort=False):
         both = group[group[col.USER].isin(oracle.index)]
         mean = float(both[col.MEAN_TIME_PER_SESSION].mean()) if len(both) else np.nan
         ceiling = float(oracle.loc[both[col.USER]].mean()) if len(both) else np.nan
+        pairs = RatioStats.of(both[col.MEAN_TIME_PER_SESSION].to_numpy(dtype=np.float64),
+                              oracle.loc[both[col.USER]].to_numpy(dtype=np.float64))
+        half = 100 * z * pairs.standard_error
         rows.append(
             {
                 col.TREATMENT: treatment,
@@ -66,6 +79,8 @@ def against_oracle(
                 col.MEAN_TIME_PER_SESSION: round(mean, 3),
                 "oracle": round(ceiling, 3),
                 "percent_of_oracle": round(100 * mean / ceiling, 1) if ceiling else np.nan,
+                "ci_low": round(100 * pairs.ratio - half, 1),
+                "ci_high": round(100 * pairs.ratio + half, 1),
             }
         )
     table = pd.DataFrame(rows)
@@ -102,7 +117,8 @@ def report_day(plan: Plan, day: Day, world_dir: Path, seed: int) -> dict[str, An
     oracle = None
     if plan.oracle:
         ceiling = oracle_session_times(world_dir, day.sessions, seed, day=day.number)
-        oracle = against_oracle(analysis.users, analysis.treatments, ceiling)
+        oracle = against_oracle(analysis.users, analysis.treatments, ceiling,
+                                alpha=settings.alpha)
         extra[ORACLE_TITLE] = oracle
     write_report(analysis, out, extra=extra)
     if oracle is not None:

@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
 import pytest
@@ -189,6 +190,25 @@ def test_against_oracle_on_a_hand_made_example():
     assert table.loc["C", "percent_of_oracle"] == pytest.approx(30.0)
     assert table.loc["T1", "percent_of_oracle"] == pytest.approx(20.0)
     assert table.loc["C", "recommender"] == "a"
+    # T1's users both have 1.0 against 5.0: no spread, so the interval is the point
+    assert table.loc["T1", "ci_low"] == table.loc["T1", "ci_high"] == pytest.approx(20.0)
+    assert table.loc["C", "ci_low"] < 30.0 < table.loc["C", "ci_high"]
+
+
+def test_the_oracle_share_s_interval_covers_the_true_share_95_times_in_100():
+    # Users whose oracle time varies, and whose arm time is 70% of it plus noise: the true share
+    # is 70%. Over 400 simulated experiments the 95% interval should hold it about 380 times.
+    rng = np.random.default_rng(11)
+    treatments = pd.DataFrame({"treatment": ["T1"], "recommender": ["b"]})
+    covered = 0
+    for _ in range(400):
+        ceiling = rng.gamma(4.0, 2.0, size=150)
+        served = 0.7 * ceiling + rng.normal(0.0, 1.5, size=150)
+        users = pd.DataFrame({"user": np.arange(150), "treatment": "T1",
+                              "mean_time_per_session": served})
+        row = against_oracle(users, treatments, pd.Series(ceiling)).iloc[0]
+        covered += row["ci_low"] <= 70.0 <= row["ci_high"]
+    assert 368 <= covered <= 392  # 95% of 400 is 380; binomial sd 4.4
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
