@@ -26,7 +26,7 @@ otherwise be credited with a high appeal and head every list of its genre.
 :func:`appeal_lists` turns it into lists for every catalog track (the ``i2i_cooc`` artifact when
 training has the catalog): other artists' tracks of the key's genre, one per artist and none of
 the key's own artist (a listener tires of an artist, and the key's is the one just heard), ranked
-by appeal plus the key's artist's affinity. The tracks of one artist share a list.
+by appeal plus the key's artist's affinity. The tracks of one artist and genre share a list.
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ def appeal_lists(
         seed: seeds the order among tracks of equal appeal (those never heard, say).
 
     Returns:
-        Per-track lists keyed by every catalog track; the tracks of one artist share a list (see
-        the module docstring).
+        Per-track lists keyed by every catalog track; the tracks of one artist and genre share a
+        list (see the module docstring).
     """
     model = fit_appeal(anchor_observations(sessions, catalog, threshold), catalog)
     appeal = model.appeal
@@ -171,19 +171,23 @@ def appeal_lists(
     ends = np.append(starts[1:], len(model.artists))
     observed = {int(a): (i, j) for a, i, j in zip(keys.tolist(), starts.tolist(), ends.tolist(),
                                                   strict=True)}
+    # One list per artist and genre (an artist's tracks may span genres): pair code a * G + g.
+    pair = catalog.artist * max(catalog.n_genres, 1) + catalog.genre
     lists = {}
-    for artist in np.unique(catalog.artist).tolist():
-        genre = catalog.genre[np.flatnonzero(catalog.artist == artist)[0]]
+    for code in np.unique(pair).tolist():
+        artist, genre = divmod(code, max(catalog.n_genres, 1))
         pool = by_genre[genre]
         pool = pool[catalog.artist[pool] != artist][: 2 * k]
         if artist in observed:
             i, j = observed[artist]
-            tracks = model.positions[i:j]
+            tracks, affinity = model.positions[i:j], model.affinity[i:j]
+            mine = catalog.genre[tracks] == genre
+            tracks, affinity = tracks[mine], affinity[mine]
             candidates = np.concatenate([pool, tracks])
-            scores = np.concatenate([appeal[pool], appeal[tracks] + model.affinity[i:j]])
+            scores = np.concatenate([appeal[pool], appeal[tracks] + affinity])
             pool = _one_per_artist(candidates[np.argsort(-scores, kind="stable")], catalog)
-        lists[artist] = ids[pool[:k]]
-    items = [lists[artist] for artist in catalog.artist.tolist()]
+        lists[code] = ids[pool[:k]]
+    items = [lists[code] for code in pair.tolist()]
     return RecommendationLists(kind=PER_TRACK, keys=ids.copy(), items=items)
 
 

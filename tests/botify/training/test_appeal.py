@@ -152,3 +152,19 @@ def test_deterministic_by_seed():
         tuple(appeal_lists(sessions, CATALOG, seed=s).as_dict()[100].tolist()) for s in range(8)
     }
     assert len(orders) > 1  # ties (tracks never heard) in a seeded random order
+
+
+def test_an_artist_of_two_genres_has_a_list_in_each():
+    # Artist X has track 1 in genre P and track 2 in genre Q; three other artists in each genre.
+    records = [{"track": 1, "artist": "X", "genre": "P"}, {"track": 2, "artist": "X", "genre": "Q"}]
+    records += [{"track": 10 + i, "artist": f"P{i}", "genre": "P"} for i in range(3)]
+    records += [{"track": 20 + i, "artist": f"Q{i}", "genre": "Q"} for i in range(3)]
+    catalog = TrackCatalog.from_records(records)
+    # X's listeners in genre Q enjoy 22, which the genre at large hears less than 20
+    base = [[(21, 1.0), (20, 0.9), (22, 0.4)] for _ in range(40)]
+    of_x = [[(2, 1.0), (22, 1.0), (20, 0.2)] for _ in range(30)]
+    lists = appeal_lists(sessions_of(base + of_x), catalog).as_dict()
+    assert set(lists[1].tolist()) == {10, 11, 12}
+    assert set(lists[2].tolist()) == {20, 21, 22}
+    assert lists[2][0] == 22
+    assert lists[21][0] == 20  # Q1's listeners are not X's
