@@ -2,10 +2,11 @@
 
 A session's taste lies in one genre, closer to some of its artists than to others, and some
 tracks please nearly everyone who likes the genre while others please only a few. The logs say
-both. Every listen heard past the positive threshold (the session's first track among them) is an
-*anchor*, and every later track of the session in the anchor's genre by another artist is an
-*observation* ``(artist, track, session, time)``: how long a listener of the anchor's artist heard
-that track. A listen after several anchors of different artists is observed once per artist.
+both. Every listen heard past the positive threshold (the session's first track, which the logs
+record with time 1, among them) is an *anchor*, and every later track of the session in the
+anchor's genre by another artist is an *observation* ``(artist, track, session, time)``: how long
+a listener of the anchor's artist heard that track. A listen after several anchors of different
+artists is observed once per artist.
 
 The model is additive, fitted by alternating shrunk means (all effects start at 0)::
 
@@ -49,6 +50,9 @@ def anchor_observations(
     sessions: pd.DataFrame, catalog: TrackCatalog, threshold: float = POSITIVE_THRESHOLD
 ) -> pd.DataFrame:
     """The observations of the model (see the module docstring).
+
+    ``sessions`` must hold each session's events together and in order, as ``session_events``
+    gives them.
 
     Args:
         sessions: sessionized events (``dataset.session_events``).
@@ -168,7 +172,7 @@ def appeal_lists(
     best = _one_per_artist(np.lexsort((tiebreak, -appeal)), catalog)
     by_genre = [best[catalog.genre[best] == g] for g in range(catalog.n_genres)]
     keys, starts = np.unique(model.artists, return_index=True)
-    ends = np.append(starts[1:], len(model.artists))
+    ends = np.append(starts[1:], len(model.artists))[: len(keys)]
     observed = {int(a): (i, j) for a, i, j in zip(keys.tolist(), starts.tolist(), ends.tolist(),
                                                   strict=True)}
     # One list per artist and genre (an artist's tracks may span genres): pair code a * G + g.
@@ -183,6 +187,7 @@ def appeal_lists(
             tracks, affinity = model.positions[i:j], model.affinity[i:j]
             mine = catalog.genre[tracks] == genre
             tracks, affinity = tracks[mine], affinity[mine]
+            pool = pool[~np.isin(pool, tracks)]  # an observed track is ranked by its affinity too
             candidates = np.concatenate([pool, tracks])
             scores = np.concatenate([appeal[pool], appeal[tracks] + affinity])
             pool = _one_per_artist(candidates[np.argsort(-scores, kind="stable")], catalog)

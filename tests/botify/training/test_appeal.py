@@ -46,6 +46,17 @@ def test_observations_are_the_later_in_genre_tracks_of_other_artists_after_each_
     assert seen == {(a0, 25): 1.0, (a0, 60): 0.5, (a1, 60): 0.5, (a1, 15): 1.0}
 
 
+def test_observations_stay_in_their_session_and_ignore_unknown_tracks():
+    # 999 is not in the catalog: neither an anchor nor an observation; the second session's 40
+    # is no observation of the first session's anchors
+    frame = anchor_observations(
+        sessions_of([[(10, 1.0), (999, 1.0), (25, 0.5)], [(40, 0.5), (55, 0.3)]]), CATALOG
+    )
+    assert [(IDS[p], s) for p, s in zip(frame["position"], frame["session"], strict=True)] == [
+        (25, 0)
+    ]
+
+
 def test_the_session_s_level_is_taken_out():
     # 25 heard 0.9 in generous sessions, where everything else is heard 0.9 too; 30 heard 0.5 in
     # stingy ones, where everything else is heard 0.1: the second is the better track.
@@ -128,6 +139,27 @@ def test_lists_follow_the_appeal_and_what_the_artist_s_listeners_enjoyed():
     lists = appeal_lists(sessions_of(BASE + a0), CATALOG).as_dict()
     assert lists[10][0] == 40 and lists[15][0] == 40 and lists[20][0] == 40
     assert lists[25][0] == 55 and lists[30][0] == 55  # what A1's listeners enjoy
+
+
+def test_a_track_the_artist_s_listeners_skip_moves_down_its_list():
+    # One genre: artist A (track 1), artist T (tracks 2, 3) and forty one-track artists whose
+    # listeners all hear 2 well, so 2 has the highest appeal and heads every list
+    records = [{"track": 1, "artist": "A", "genre": "G"}, {"track": 2, "artist": "T", "genre": "G"},
+               {"track": 3, "artist": "T", "genre": "G"}]
+    records += [{"track": 100 + i, "artist": f"B{i}", "genre": "G"} for i in range(40)]
+    catalog = TrackCatalog.from_records(records)
+    base = [[(100 + i, 1.0), (2, 0.9), (100 + (i + 1) % 40, 0.3)] for i in range(40)] * 3
+    assert appeal_lists(sessions_of(base), catalog).as_dict()[1][0] == 2
+    # A's listeners skip 2: it leaves the head of A's list (and only A's)
+    of_a = [[(1, 1.0), (2, 0.0), (105, 0.6)] for _ in range(10)]
+    lists = appeal_lists(sessions_of(base + of_a), catalog).as_dict()
+    assert lists[1][0] != 2 and lists[1].tolist().index(2) > 10
+    assert lists[100][0] == 2  # the others' listeners still hear it
+
+
+def test_logs_without_an_anchor_give_lists_by_appeal():
+    lists = appeal_lists(sessions_of([[(10, 0.5), (40, 0.5)], [(70, 0.2)]]), CATALOG).as_dict()
+    assert sorted(lists) == IDS and all(len(items) == 3 for items in lists.values())
 
 
 @pytest.mark.parametrize(
