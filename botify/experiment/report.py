@@ -78,7 +78,7 @@ def against_oracle(
                 "users": len(both),
                 col.MEAN_TIME_PER_SESSION: round(mean, 3),
                 "oracle": round(ceiling, 3),
-                "percent_of_oracle": round(100 * mean / ceiling, 1) if ceiling else np.nan,
+                "percent_of_oracle": round(100 * pairs.ratio, 1),
                 "ci_low": round(100 * pairs.ratio - half, 1),
                 "ci_high": round(100 * pairs.ratio + half, 1),
             }
