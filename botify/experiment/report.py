@@ -66,10 +66,10 @@ def against_oracle(
     rows = []
     for treatment, group in users.groupby(col.TREATMENT, sort=False):
         both = group[group[col.USER].isin(oracle.index)]
-        mean = float(both[col.MEAN_TIME_PER_SESSION].mean()) if len(both) else np.nan
-        ceiling = float(oracle.loc[both[col.USER]].mean()) if len(both) else np.nan
         pairs = RatioStats.of(both[col.MEAN_TIME_PER_SESSION].to_numpy(dtype=np.float64),
                               oracle.loc[both[col.USER]].to_numpy(dtype=np.float64))
+        mean = pairs.numerator_mean if pairs.n else np.nan
+        ceiling = pairs.denominator_mean if pairs.n else np.nan
         half = 100 * z * pairs.standard_error
         rows.append(
             {

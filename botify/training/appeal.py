@@ -176,10 +176,10 @@ def appeal_lists(
     observed = {int(a): (i, j) for a, i, j in zip(keys.tolist(), starts.tolist(), ends.tolist(),
                                                   strict=True)}
     # One list per artist and genre (an artist's tracks may span genres): pair code a * G + g.
-    pair = catalog.artist * max(catalog.n_genres, 1) + catalog.genre
+    pair = catalog.artist * catalog.n_genres + catalog.genre
     lists = {}
     for code in np.unique(pair).tolist():
-        artist, genre = divmod(code, max(catalog.n_genres, 1))
+        artist, genre = divmod(code, catalog.n_genres)
         pool = by_genre[genre]
         pool = pool[catalog.artist[pool] != artist][: 2 * k]
         if artist in observed:
